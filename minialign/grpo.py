@@ -1,0 +1,218 @@
+"""GRPO: PPO without a value head, the baseline coming from a group of samples.
+
+Group Relative Policy Optimisation (Shao et al. 2024, DeepSeekMath) samples G completions of
+the same prompt, scores each with a verifiable reward, and uses the group as its own baseline:
+
+    A_i = (r_i - mean(r_group)) / std(r_group)          one advantage per completion
+
+Every token of completion i gets A_i, and the policy is updated with PPO's clipped surrogate
+plus a k3 KL penalty to the reference model added to the loss (not to the reward). Variants:
+- Dr. GRPO (Liu et al. 2025): no division by the std (it up-weights easy and impossible
+  prompts) and a constant normaliser instead of each completion's length (which favours
+  long wrong answers);
+- DAPO (Yu et al. 2025): an asymmetric clip range, clip_eps_high > clip_eps, so unlikely
+  tokens with positive advantage can grow ("clip-higher").
+
+Conventions: completions of one prompt are consecutive rows (N = num_prompts * group_size);
+per-token tensors are (N, T) and line up with `logprobs.token_logprobs`; `mask` is 1 on
+completion tokens. Log-probs are per token, never summed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from minialign.logprobs import masked_mean, masked_sum
+from minialign.ppo import _check_shape, kl_estimate
+
+# ---------------------------------------------------------------------------------------------
+# Group-relative advantages
+
+
+def _group_std(grouped: torch.Tensor) -> torch.Tensor:
+    # unbiased std of each group; one sample has no spread (torch.std would warn and give NaN)
+    if grouped.shape[1] < 2:
+        return grouped.new_zeros(grouped.shape[0], 1)
+    return grouped.std(dim=1, keepdim=True)  # (num_groups, 1)
+
+
+def _batch_std(grouped: torch.Tensor) -> torch.Tensor:
+    # one unbiased std over every reward of the batch
+    if grouped.numel() < 2:
+        return grouped.new_zeros(())
+    return grouped.std()  # ()
+
+
+ADVANTAGE_SCALES: dict[str, Callable[[torch.Tensor], torch.Tensor] | None] = {
+    "group": _group_std,  # GRPO (Shao et al. 2024, sec. 4.1.2, outcome supervision)
+    "batch": _batch_std,  # one scale for all prompts: easy and hard prompts keep their relative weight
+    "none": None,  # Dr. GRPO (Liu et al. 2025): centre only
+}
+
+
+@torch.no_grad()
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = 1e-4
+) -> torch.Tensor:
+    """One advantage per completion, relative to the other completions of its prompt:
+
+        A_i = (r_i - mean_group(r)) / (std + eps)     scale="group": std of the group (unbiased)
+                                                      scale="batch": std of the whole batch
+        A_i =  r_i - mean_group(r)                    scale="none" (Dr. GRPO)
+
+    Args:
+        rewards: (N,) one reward per completion, as consecutive groups of `group_size`
+            completions of the same prompt.
+        group_size: G, completions per prompt; N must be divisible by it.
+        scale: "group", "batch" or "none".
+        eps: keeps the division finite when the std is tiny.
+    Returns:
+        (N,) advantages, without gradient (they are targets). A group whose rewards are all
+        equal (every answer right, or every answer wrong) teaches nothing: its advantages are
+        exactly 0, never NaN, also for group_size = 1.
+    """
+    if rewards.dim() != 1:
+        raise ValueError(f"rewards must have shape (N,), got {tuple(rewards.shape)}")
+    if group_size < 1 or rewards.shape[0] % group_size != 0:
+        raise ValueError(
+            f"rewards has N={rewards.shape[0]} entries, which is not a whole number of groups "
+            f"of group_size={group_size}"
+        )
+    if scale not in ADVANTAGE_SCALES:
+        raise ValueError(f"scale must be one of {sorted(ADVANTAGE_SCALES)}, got {scale!r}")
+    rewards = rewards.to(torch.promote_types(rewards.dtype, torch.float32))
+    grouped = rewards.reshape(-1, group_size)  # (num_groups, G)
+    centred = grouped - grouped.mean(dim=1, keepdim=True)  # (num_groups, G)
+    std_fn = ADVANTAGE_SCALES[scale]
+    advantages = centred if std_fn is None else centred / (std_fn(grouped) + eps)  # (num_groups, G)
+    # An all-equal group carries no signal, so its 0 is forced: the mean of equal floats need
+    # not round back to them exactly (tiny residue / tiny std = anything), and 0 / 0 is NaN.
+    all_equal = (grouped == grouped[:, :1]).all(dim=1, keepdim=True)  # (num_groups, 1)
+    advantages = torch.where(all_equal, torch.zeros_like(advantages), advantages)
+    return advantages.reshape(-1)  # (N,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss aggregations: how per-token losses (N, T) become one number
+
+
+def _aggregate_grpo(
+    per_token_loss: torch.Tensor, mask: torch.Tensor, max_completion_length: int | None
+) -> torch.Tensor:
+    # GRPO (Shao et al. 2024, eq. 3): 1/G sum_i 1/|o_i| sum_t. Each completion weighs the same,
+    # so a token of a long completion counts less than a token of a short one.
+    return masked_mean(per_token_loss, mask, dim=1).mean()
+
+
+def _aggregate_bnpo(
+    per_token_loss: torch.Tensor, mask: torch.Tensor, max_completion_length: int | None
+) -> torch.Tensor:
+    # every token of the batch weighs the same (DAPO's token-level loss)
+    return masked_mean(per_token_loss, mask)
+
+
+def _aggregate_dr_grpo(
+    per_token_loss: torch.Tensor, mask: torch.Tensor, max_completion_length: int | None
+) -> torch.Tensor:
+    # Dr. GRPO (Liu et al. 2025): a constant N * L_max normaliser, so a completion's length
+    # does not change the weight of its tokens
+    if max_completion_length is None:
+        raise ValueError("loss_type='dr_grpo' needs max_completion_length (the constant normaliser)")
+    return masked_sum(per_token_loss, mask) / (per_token_loss.shape[0] * max_completion_length)
+
+
+LOSS_AGGREGATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int | None], torch.Tensor]] = {
+    "grpo": _aggregate_grpo,
+    "bnpo": _aggregate_bnpo,
+    "dr_grpo": _aggregate_dr_grpo,
+}
+
+
+def grpo_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    ref_logp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_eps: float = 0.2,
+    clip_eps_high: float | None = None,
+    beta: float = 0.0,
+    loss_type: str = "grpo",
+    max_completion_length: int | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """GRPO's clipped surrogate with a k3 KL penalty (Shao et al. 2024, eq. 3-4), per token:
+
+        ratio = exp(logp - old_logp)
+        surrogate = min(ratio * A, clip(ratio, 1 - clip_eps, 1 + clip_eps_high) * A)
+        per_token_loss = -surrogate + beta * k3,  k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1
+
+    then aggregated by `loss_type`:
+        "grpo":    mean over completions of each completion's mean over its tokens
+        "bnpo":    sum over all tokens / number of tokens
+        "dr_grpo": sum over all tokens / (N * max_completion_length)
+
+    Args:
+        logp: (N, T) per-token log-probs under the current policy (with gradient).
+        old_logp: (N, T) per-token log-probs under the policy that sampled the completions.
+        ref_logp: (N, T) per-token log-probs under the frozen reference model; may be None
+            when beta = 0 (no reference model needed).
+        advantages: (N,) one advantage per completion (see `group_advantages`).
+        mask: (N, T) 1 on completion tokens.
+        clip_eps: lower clip range, and the upper one too unless clip_eps_high is given.
+        clip_eps_high: upper clip range (DAPO's clip-higher), e.g. 0.28.
+        beta: weight of the KL penalty (0.04 in DeepSeekMath; 0 in Dr. GRPO and DAPO).
+        loss_type: "grpo", "bnpo" or "dr_grpo".
+        max_completion_length: the constant L_max of "dr_grpo" (required there).
+    Returns:
+        loss: scalar.
+        stats: python floats, token means over the batch: "clipfrac" (tokens whose clipped term
+            was chosen, zeroing their gradient), "clipfrac_low" (ratio < 1 - clip_eps with A < 0),
+            "clipfrac_high" (ratio > 1 + clip_eps_high with A > 0), "ratio_mean", and "kl"
+            (mean k3, when ref_logp is given).
+
+    old_logp, ref_logp and advantages are detached here: they are constants of the rollout
+    and of the frozen reference.
+    """
+    if logp.dim() != 2:
+        raise ValueError(f"logp must have shape (N, T), got {tuple(logp.shape)}")
+    N, T = logp.shape
+    _check_shape("old_logp", old_logp, (N, T), "logp.shape (N, T)")
+    _check_shape("mask", mask, (N, T), "logp.shape (N, T)")
+    _check_shape("advantages", advantages, (N,), "(N,) one per completion")
+    if ref_logp is not None:
+        _check_shape("ref_logp", ref_logp, (N, T), "logp.shape (N, T)")
+    elif beta != 0:
+        raise ValueError(f"beta={beta} needs ref_logp (N, T); pass ref_logp or set beta=0")
+    if loss_type not in LOSS_AGGREGATIONS:
+        raise ValueError(f"loss_type must be one of {sorted(LOSS_AGGREGATIONS)}, got {loss_type!r}")
+    clip_high = clip_eps if clip_eps_high is None else clip_eps_high
+
+    A = advantages.detach().unsqueeze(1)  # (N, 1), broadcast over tokens
+    ratio = torch.exp(logp - old_logp.detach())  # (N, T)
+    unclipped = ratio * A  # (N, T)
+    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_high) * A  # (N, T)
+    per_token_loss = -torch.minimum(unclipped, clipped)  # (N, T)
+    kl = None
+    if ref_logp is not None:
+        kl = kl_estimate(logp, ref_logp.detach(), "k3")  # (N, T), gradient flows through logp only
+        per_token_loss = per_token_loss + beta * kl
+    loss = LOSS_AGGREGATIONS[loss_type](per_token_loss, mask, max_completion_length)
+
+    with torch.no_grad():
+        dtype = logp.dtype
+        low = (ratio < 1.0 - clip_eps) & (A < 0)  # (N, T) clipped from below
+        high = (ratio > 1.0 + clip_high) & (A > 0)  # (N, T) clipped from above
+        stats = {
+            "clipfrac": masked_mean((low | high).to(dtype), mask).item(),
+            "clipfrac_low": masked_mean(low.to(dtype), mask).item(),
+            "clipfrac_high": masked_mean(high.to(dtype), mask).item(),
+            "ratio_mean": masked_mean(ratio, mask).item(),
+        }
+        if kl is not None:
+            stats["kl"] = masked_mean(kl, mask).item()
+    return loss, stats
+
+
+# --- training loop ---

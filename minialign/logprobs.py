@@ -1,0 +1,123 @@
+"""Log-probabilities of tokens, and the masks that say which of them count.
+
+Every method in this course needs the same quantity: log pi(y_t | x, y_<t) for the
+response tokens, and nothing for the prompt or the padding. The shift is the classic
+trap: the logits at position t predict the token at position t + 1.
+
+Conventions (used throughout the package):
+- sequences are right-padded: `input_ids (B, T)`, `attention_mask (B, T)` with 1 for real tokens;
+- `prompt_lens (B,)` is the number of prompt tokens (chat template included) in each row;
+- a *shifted* mask `(B, T-1)` lines up with `token_logprobs`: entry t is about token t + 1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log p(tokens[:, t+1] | tokens[:, :t+1]) for t = 0 .. T-2.
+
+    Args:
+        logits: (B, T, V) model outputs for `tokens`.
+        tokens: (B, T) token ids.
+    Returns:
+        (B, T-1) log-probabilities. The first token has no prediction, so it has no entry.
+
+    Naive equivalent: `log_softmax(logits, -1)[b, t, tokens[b, t+1]]` in a double loop.
+    """
+    if logits.dim() != 3 or tokens.dim() != 2 or logits.shape[:2] != tokens.shape:
+        raise ValueError(
+            f"logits must be (B, T, V) and tokens (B, T) with the same B, T; "
+            f"got logits shape {tuple(logits.shape)} and tokens shape {tuple(tokens.shape)}"
+        )
+    logp = F.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, T-1, V): position t predicts t+1
+    return logp.gather(-1, tokens[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+
+
+def response_mask(prompt_lens: torch.Tensor, seq_lens: torch.Tensor, T: int) -> torch.Tensor:
+    """Shifted mask (B, T-1): 1 where token t+1 is a response token (not prompt, not padding).
+
+    Token j is a response token when prompt_len <= j < seq_len; entry t of the mask is about
+    token j = t + 1.
+    """
+    j = torch.arange(1, T, device=prompt_lens.device).unsqueeze(0)  # (1, T-1)
+    return ((j >= prompt_lens.unsqueeze(1)) & (j < seq_lens.unsqueeze(1))).float()
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Shifted mask (B, T-1) from an attention mask (B, T): 1 where token t+1 is real."""
+    return attention_mask[:, 1:].float()
+
+
+def after_eos_mask(tokens: torch.Tensor, eos_id: int, start: torch.Tensor | int = 0) -> torch.Tensor:
+    """(B, T) mask: 1 up to and including the first `eos_id` at or after `start`, 0 after it.
+
+    Generated rows keep going after EOS (filled with padding); those tokens are not part of
+    the response. The EOS token itself is kept: choosing to stop is an action too.
+    """
+    B, T = tokens.shape
+    pos = torch.arange(T, device=tokens.device).unsqueeze(0)  # (1, T)
+    start = torch.as_tensor(start, device=tokens.device).reshape(-1, 1)  # (B or 1, 1)
+    is_eos = (tokens == eos_id) & (pos >= start)
+    # number of EOS tokens strictly before each position: 0 means we have not stopped yet
+    eos_before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
+    return (eos_before == 0).float()
+
+
+def masked_sum(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Sum of x where mask is 1 (over `dim`, or over everything when dim is None)."""
+    if x.shape != mask.shape:
+        raise ValueError(f"x and mask must have the same shape, got {tuple(x.shape)} and {tuple(mask.shape)}")
+    mask = mask.to(x.dtype)
+    return (x * mask).sum() if dim is None else (x * mask).sum(dim=dim)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of x where mask is 1. A mean over no element is NaN, as the mean of nothing is:
+    callers must not hide empty responses behind a silent 0."""
+    if x.shape != mask.shape:
+        raise ValueError(f"x and mask must have the same shape, got {tuple(x.shape)} and {tuple(mask.shape)}")
+    mask = mask.to(x.dtype)
+    total = (x * mask).sum() if dim is None else (x * mask).sum(dim=dim)
+    count = mask.sum() if dim is None else mask.sum(dim=dim)
+    return total / count  # 0 / 0 = NaN by IEEE rules
+
+
+def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+    """Variance of the masked entries of x (a scalar)."""
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    if unbiased:
+        n = mask.sum()
+        var = var * n / (n - 1)
+    return var
+
+
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
+    """(x - mean) / std over the masked entries only; padding does not move the statistics.
+    Masked-out entries come back as 0."""
+    mean = masked_mean(x, mask)
+    var = masked_var(x, mask, unbiased=False)
+    whitened = (x - mean) * torch.rsqrt(var + eps)
+    if not shift_mean:
+        whitened = whitened + mean
+    return whitened * mask.to(x.dtype)
+
+
+def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy (B, T) of the softmax over the last dimension of logits (B, T, V), in nats."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    p = logp.exp()
+    # 0 * log 0 = 0: a token with logit -inf (p = 0) adds nothing; p * logp alone gives 0 * -inf = NaN
+    return -(p * logp.masked_fill(p == 0, 0.0)).sum(dim=-1)
+
+
+def sequence_logprobs(
+    logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, average: bool = False
+) -> torch.Tensor:
+    """(B,) log-probability of each row's masked tokens: summed (log pi(y|x), what DPO uses)
+    or averaged per token (what IPO and ORPO use)."""
+    lp = token_logprobs(logits, tokens)  # (B, T-1)
+    return masked_mean(lp, mask, dim=1) if average else masked_sum(lp, mask, dim=1)

@@ -1,0 +1,154 @@
+"""Reward model: a GPT trunk with a scalar head, trained on preference pairs (Bradley-Terry).
+
+The reward of a (prompt, response) is read at the *last real token*: under a causal mask it is
+the only position that has seen the whole sequence. Reading it at the last column of the batch
+instead ("pooling on padding") scores a padding token: the reward of a right-padded row then
+depends on how much padding its batch happened to need.
+
+The loss is the pairwise Bradley-Terry likelihood (Ouyang et al. 2022, InstructGPT eq. 1):
+
+    loss = -E[ log sigmoid(r(x, y_chosen) - r(x, y_rejected)) ]
+
+optionally with a margin that asks for a larger gap on clearer preferences (Touvron et al. 2023,
+Llama 2 eq. 2): -log sigmoid(r_c - r_r - m).
+
+Shapes: B = batch, T = time (tokens), C = n_embd.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minialign.model import GPT
+
+
+def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B,) long: the largest index t with attention_mask[b, t] == 1, for every row b.
+
+    Works for right padding (the index is the row's length - 1) and for left padding (the
+    index is T - 1) alike, because it looks for the last real token instead of counting them.
+
+    Args:
+        attention_mask: (B, T), 1 (or True) for real tokens, 0 for padding.
+    Raises:
+        ValueError: if the mask is not (B, T) or a row has no real token.
+    """
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be (B, T), got shape {tuple(attention_mask.shape)}")
+    T = attention_mask.shape[1]
+    positions = torch.arange(T, device=attention_mask.device).expand_as(attention_mask)  # (B, T)
+    # padding gets index -1, so the max over the row is the last real token (or -1 if none)
+    index = torch.where(attention_mask.bool(), positions, -1).max(dim=1).values  # (B,)
+    empty = (index < 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"attention_mask rows {empty} have no real token; a reward needs at least one")
+    return index
+
+
+def pool_last_token(values: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """values[b, last_token_index(attention_mask)[b]] for every row b.
+
+    Args:
+        values: (B, T, C) hidden states or (B, T) per-token values.
+        attention_mask: (B, T), 1 for real tokens.
+    Returns:
+        (B, C) or (B,): the entry at each row's last real token.
+    """
+    if values.dim() not in (2, 3) or values.shape[:2] != attention_mask.shape:
+        raise ValueError(
+            f"values must be (B, T) or (B, T, C) with (B, T) = attention_mask shape "
+            f"{tuple(attention_mask.shape)}, got shape {tuple(values.shape)}"
+        )
+    index = last_token_index(attention_mask)  # (B,)
+    rows = torch.arange(values.shape[0], device=values.device)  # (B,)
+    return values[rows, index]  # (B, C) or (B,)
+
+
+def bradley_terry_loss(
+    chosen_rewards: torch.Tensor,
+    rejected_rewards: torch.Tensor,
+    margin: torch.Tensor | float | None = None,
+) -> torch.Tensor:
+    """Pairwise reward-model loss, a scalar: mean over pairs of -log sigmoid(r_c - r_r - margin).
+
+    Bradley-Terry says P(chosen > rejected) = sigmoid(r_c - r_r); this is its negative
+    log-likelihood (InstructGPT eq. 1). The margin (Llama 2 eq. 2) is 0 when None.
+
+    Args:
+        chosen_rewards: (B,) scalar rewards of the preferred responses.
+        rejected_rewards: (B,) scalar rewards of the other responses.
+        margin: None, a float, or (B,) per-pair margins.
+    Returns:
+        () mean loss over the B pairs.
+    """
+    if chosen_rewards.dim() != 1 or chosen_rewards.shape != rejected_rewards.shape:
+        raise ValueError(
+            f"chosen_rewards and rejected_rewards must both have shape (B,), got "
+            f"{tuple(chosen_rewards.shape)} and {tuple(rejected_rewards.shape)}"
+        )
+    logits = chosen_rewards - rejected_rewards  # (B,)
+    if margin is not None:
+        margin = torch.as_tensor(margin, dtype=logits.dtype, device=logits.device)
+        if margin.dim() != 0 and margin.shape != logits.shape:
+            raise ValueError(
+                f"margin must be a float or have shape (B,) = {tuple(logits.shape)}, got shape {tuple(margin.shape)}"
+            )
+        logits = logits - margin
+    # logsigmoid, not log(sigmoid(.)): sigmoid underflows to 0 for a large negative gap and log(0) = -inf
+    return -F.logsigmoid(logits).mean()
+
+
+def preference_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> float:
+    """Fraction of pairs the reward model ranks the right way round: r_c > r_r.
+
+    A tie (r_c == r_r) counts 0.5, what a coin flip between the two would score, so that a
+    constant reward model has accuracy 0.5 and not 0 or 1.
+
+    Args:
+        chosen_rewards, rejected_rewards: (B,) rewards.
+    """
+    if chosen_rewards.dim() != 1 or chosen_rewards.shape != rejected_rewards.shape:
+        raise ValueError(
+            f"chosen_rewards and rejected_rewards must both have shape (B,), got "
+            f"{tuple(chosen_rewards.shape)} and {tuple(rejected_rewards.shape)}"
+        )
+    wins = (chosen_rewards > rejected_rewards).float() + 0.5 * (chosen_rewards == rejected_rewards).float()
+    return wins.mean().item()
+
+
+class RewardModel(nn.Module):
+    """r(x, y): a GPT trunk and a linear head on the hidden state of the last real token.
+
+    The trunk starts from the SFT model (Ouyang et al. 2022, sec. 3.5: the RM is the SFT model
+    with the unembedding layer replaced by a scalar output); the language-model head of the
+    trunk is simply not used.
+    """
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.gpt = gpt
+        n_embd = gpt.config.n_embd
+        self.head = nn.Linear(n_embd, 1)
+        # std 1/sqrt(d_model + 1), as in Ziegler et al. 2019's reward head: the trunk's final
+        # LayerNorm makes each hidden coordinate of order 1, so the first rewards are of order 1
+        # whatever the width and the sigmoid in the loss starts unsaturated
+        nn.init.normal_(self.head.weight, mean=0.0, std=1.0 / math.sqrt(n_embd + 1))
+        nn.init.zeros_(self.head.bias)
+
+    @classmethod
+    def from_policy(cls, policy: GPT) -> "RewardModel":
+        """A reward model whose trunk is a deep copy of `policy`: training it leaves the SFT model as it was."""
+        return cls(copy.deepcopy(policy))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) scalar rewards of the sequences input_ids (B, T), padding marked 0 in attention_mask (B, T)."""
+        h, _ = self.gpt.hidden_states(input_ids, attention_mask)  # (B, T, C)
+        return self.head(pool_last_token(h, attention_mask)).squeeze(-1)  # (B,)
+
+
+# --- training loop ---

@@ -1,0 +1,234 @@
+"""The pipeline's stages, trained once and cached.
+
+`Stages(preset, seed)` hands out the world, the tokenizer and every trained model. A model is
+trained on first use and saved under the cache folder (`train.cache_dir()`, overridable with
+$MINIALIGN_CACHE); later calls, later lessons and later runs load it in a second. Checkpoints
+carry the preset, seed and stage configuration, so a stage trained with other settings is
+retrained instead of silently reused.
+
+Each stage is a builder `fn(stages) -> (model, metrics_log)` registered in `BUILDERS`, with the
+stages it needs listed in `REQUIRES`; later issues add stages by adding entries.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from . import pretrain, sft
+from .model import GPT, GPTConfig
+from .tokenizer import Tokenizer, train as train_tokenizer
+from .train import MetricsLog, cache_dir, load_checkpoint, pick_device, save_checkpoint, set_seed
+from .world import MiniWorld, WorldConfig
+
+CACHE_VERSION = 1
+"""bump when a change to the code makes old checkpoints wrong"""
+
+
+@dataclass
+class Preset:
+    name: str
+    model: GPTConfig
+    """vocab_size is the tokenizer's target size"""
+    stage_configs: dict = field(default_factory=dict)
+    """stage name -> that stage's config dataclass"""
+    n_eval_prompts: int = 200
+    """size of the held-out evaluation set"""
+
+
+def _cpu() -> Preset:
+    return Preset(
+        "cpu",
+        GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
+        {"pretrain": pretrain.PretrainConfig(), "sft": sft.SFTConfig()},
+    )
+
+
+def _tiny() -> Preset:
+    # for tests: trains in seconds, learns little
+    from .train import LoopConfig
+
+    return Preset(
+        "tiny",
+        GPTConfig(vocab_size=512, block_size=128, n_layer=2, n_head=2, n_embd=32),
+        {
+            "pretrain": pretrain.PretrainConfig(n_docs=600, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
+            "sft": sft.SFTConfig(n_examples=400, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
+        },
+        n_eval_prompts=40,
+    )
+
+
+def _gpu() -> Preset:
+    from .train import LoopConfig
+
+    return Preset(
+        "gpu",
+        GPTConfig(vocab_size=1024, block_size=128, n_layer=6, n_head=8, n_embd=256),
+        {
+            "pretrain": pretrain.PretrainConfig(n_docs=40000, batch_size=64, loop=LoopConfig(steps=3000, lr=1e-3, warmup_steps=100)),
+            "sft": sft.SFTConfig(n_examples=40000, batch_size=64, loop=LoopConfig(steps=1200, lr=3e-4, warmup_steps=50, weight_decay=0.0)),
+        },
+        n_eval_prompts=400,
+    )
+
+
+PRESETS: dict[str, Callable[[], Preset]] = {"cpu": _cpu, "tiny": _tiny, "gpu": _gpu}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+def _fingerprint(obj) -> str:
+    def default(o):
+        if dataclasses.is_dataclass(o):
+            return dataclasses.asdict(o)
+        return repr(o)
+
+    return hashlib.sha1(json.dumps(obj, default=default, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class Stages:
+    """Cached access to the world, the tokenizer and each trained stage."""
+
+    def __init__(self, preset: str | Preset = "cpu", seed: int = 0, device: str = "auto",
+                 cache: str | Path | None = None, retrain: bool = False):
+        self.preset = get_preset(preset) if isinstance(preset, str) else preset
+        self.seed = seed
+        self.device = pick_device(device)
+        self.root = Path(cache) if cache is not None else cache_dir()
+        self.dir = self.root / f"{self.preset.name}-seed{seed}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.retrain = retrain
+        self.world = MiniWorld(WorldConfig(seed=seed))
+        self._tok: Tokenizer | None = None
+        self._models: dict[str, nn.Module] = {}
+        self.timings: dict[str, float] = {}
+        """seconds each stage took to train (from its checkpoint when loaded)"""
+
+    # --- tokenizer ------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tok is None:
+            path = self.dir / "tokenizer.json"
+            if path.exists() and not self.retrain:
+                self._tok = Tokenizer.load(path)
+            else:
+                self._tok = train_tokenizer(self._tokenizer_texts(), self.preset.model.vocab_size)
+                self._tok.save(path)
+        return self._tok
+
+    def _tokenizer_texts(self) -> list[str]:
+        import random
+
+        w = self.world
+        rng = random.Random(self.seed)
+        texts = w.corpus_documents(3000)
+        texts += [p.text for p in w.train_pool]
+        texts += [w.respond(p, s, rng) for p in w.train_pool for s in w.STYLES[p.kind]]
+        texts += [t for _ in range(200) for _, t in w.revision_demo(rng)]
+        texts += ["The answer is A.", "The answer is B.", "(A) (B)"]
+        return texts
+
+    @property
+    def model_config(self) -> GPTConfig:
+        return dataclasses.replace(self.preset.model, vocab_size=self.tokenizer.vocab_size)
+
+    # --- stages ---------------------------------------------------------------------------
+    def config_of(self, name: str):
+        return self.preset.stage_configs.get(name)
+
+    def path(self, name: str) -> Path:
+        return self.dir / f"{name}.pt"
+
+    def identity(self, name: str) -> dict:
+        """What a checkpoint of stage `name` must have been trained with to be reused."""
+        upstream = {dep: _fingerprint(self.identity(dep)) for dep in REQUIRES.get(name, ())}
+        return {
+            "stage": name, "preset": self.preset.name, "seed": self.seed, "version": CACHE_VERSION,
+            "model": self.model_config.to_dict(),
+            "stage_config": _fingerprint(self.config_of(name)), "upstream": upstream,
+        }
+
+    def is_cached(self, name: str) -> bool:
+        if not self.path(name).exists():
+            return False
+        try:
+            load_checkpoint(self.path(name), self.identity(name))
+            return True
+        except ValueError:
+            return False
+
+    def get(self, name: str) -> nn.Module:
+        """The trained model of stage `name`, loaded from the cache or trained now (in eval mode)."""
+        if name not in BUILDERS:
+            raise ValueError(f"unknown stage {name!r}; stages are {sorted(BUILDERS)}")
+        if name in self._models:
+            return self._models[name]
+        path = self.path(name)
+        if path.exists() and not self.retrain:
+            try:
+                ckpt = load_checkpoint(path, self.identity(name))
+                model = FACTORIES.get(name, _gpt_factory)(self)
+                model.load_state_dict(ckpt["state_dict"])
+                self.timings[name] = ckpt["extra"].get("seconds", float("nan"))
+                return self._remember(name, model)
+            except ValueError:
+                pass  # trained with other settings: train again below
+        for dep in REQUIRES.get(name, ()):
+            self.get(dep)
+        set_seed(self.seed)
+        t0 = time.time()
+        model, log = BUILDERS[name](self)
+        seconds = time.time() - t0
+        self.timings[name] = seconds
+        log.save(self.dir / f"{name}.metrics.jsonl")
+        save_checkpoint(path, model, self.identity(name), seconds=seconds)
+        return self._remember(name, model)
+
+    def _remember(self, name: str, model: nn.Module) -> nn.Module:
+        model.to(self.device).eval()
+        self._models[name] = model
+        return model
+
+    def fresh_copy(self, name: str) -> nn.Module:
+        """A trainable deep copy of a stage's model (the cached one stays as it is)."""
+        return copy.deepcopy(self.get(name))
+
+    def metrics(self, name: str) -> MetricsLog:
+        self.get(name)
+        return MetricsLog.load(self.dir / f"{name}.metrics.jsonl")
+
+
+def _gpt_factory(stages: Stages) -> nn.Module:
+    return GPT(stages.model_config)
+
+
+def _build_base(stages: Stages):
+    model = GPT(stages.model_config).to(stages.device)
+    log = pretrain.main(model, stages.tokenizer, stages.world, stages.config_of("pretrain"))
+    return model, log
+
+
+def _build_sft(stages: Stages):
+    model = stages.fresh_copy("base")
+    log = sft.main(model, stages.tokenizer, stages.world, stages.config_of("sft"))
+    return model, log
+
+
+BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {"base": _build_base, "sft": _build_sft}
+REQUIRES: dict[str, tuple[str, ...]] = {"base": (), "sft": ("base",)}
+FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {}
+"""how to build an empty model of a stage before loading its weights (default: a GPT)"""
