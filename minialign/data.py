@@ -127,11 +127,21 @@ def sft_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size
     return out
 
 
-def batches_of(examples: Sequence, batch_size: int, seed: int) -> Iterator[list]:
-    """Endless shuffled mini-batches (lists of examples), reshuffled every epoch."""
+def batches_of(examples: Sequence, batch_size: int, seed: int, bucket: int = 16) -> Iterator[list]:
+    """Endless shuffled mini-batches (lists of examples), reshuffled every epoch.
+
+    Examples of similar length are batched together (within windows of `bucket` batches),
+    so little compute goes to padding; the batch order is shuffled again afterwards."""
     rng = random.Random(seed)
     order = list(range(len(examples)))
+    size = (lambda i: len(examples[i][0])) if examples and isinstance(examples[0], tuple) else (lambda i: 0)
     while True:
         rng.shuffle(order)
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            yield [examples[j] for j in order[i : i + batch_size]]
+        batches = []
+        window = batch_size * max(1, bucket)
+        for w in range(0, len(order), window):
+            chunk = sorted(order[w : w + window], key=size)
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)]
+        rng.shuffle(batches)
+        for b in batches:
+            yield [examples[j] for j in b]

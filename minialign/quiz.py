@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import Callable, Iterable, NoReturn, TextIO
 
 LANGS = ("en", "zh")
 DEFAULT_BANK = Path(__file__).resolve().parent / "data" / "quiz.json"
@@ -51,6 +51,7 @@ UI: dict[str, dict[str, str]] = {
         "numeric_hint": "Answer with a number (accepted within ±{tol}).",
         "prompt": "Your answer (Enter to skip): ",
         "invalid": "Not a valid answer: {error} Try again.",
+        "invalid_wrong": "Not a valid answer: {error} Counted as wrong; the answer is {answer}.",
         "correct": "Correct.",
         "wrong": "Not quite: the answer is {answer}.",
         "skipped": "Skipped: the answer is {answer}.",
@@ -62,7 +63,8 @@ UI: dict[str, dict[str, str]] = {
         "reveal_hint": "Show answer",
         "check_hint": "Check your answers with check({lesson!r}, {{'{first_id}': ..., ...}}).",
         "list_title": "Lessons with a quiz (run: python -m minialign quiz <lesson> [--lang zh]):",
-        "list_row": "{number}  {slug:<24} {n:>2} questions  {title}",
+        "list_row": "{slug:<22} {n:>2} questions  {title}",
+        "choice_answer": "{letter} ({text})",
         "col_student": "student",
         "col_score": "score",
         "col_percent": "%",
@@ -86,13 +88,15 @@ UI: dict[str, dict[str, str]] = {
         "err_duplicate": "second answer from {student!r} to {qid} (the first is on row {first})",
         "err_unknown_answer_id": "unknown question id {qid!r}; lesson {lesson} has: {known}",
         "err_too_many": "{n} answers given but lesson {lesson} has {total} questions",
+        "err_answers_type": "answers must be a dict {{question_id: answer}} or a list in question order, got {got}",
     },
     "zh": {
-        "title": "第 {number} 课测验：{title}（共 {n} 题）",
+        "title": "第 {index} 课测验：{title}（共 {n} 题）",
         "choice_hint": "请用字母 {first}–{last} 作答。",
         "numeric_hint": "请填写一个数（误差 ±{tol} 以内算对）。",
         "prompt": "你的答案（直接回车跳过）：",
         "invalid": "无效的答案：{error}请重新输入。",
+        "invalid_wrong": "无效的答案：{error}按答错计，正确答案是 {answer}。",
         "correct": "回答正确。",
         "wrong": "不对，正确答案是 {answer}。",
         "skipped": "已跳过，正确答案是 {answer}。",
@@ -104,7 +108,8 @@ UI: dict[str, dict[str, str]] = {
         "reveal_hint": "查看答案",
         "check_hint": "用 check({lesson!r}, {{'{first_id}': ..., ...}}) 核对你的答案。",
         "list_title": "有测验的课程（运行：python -m minialign quiz <课程> [--lang zh]）：",
-        "list_row": "{number}  {slug:<24} {n:>2} 题  {title}",
+        "list_row": "{slug:<22} {n:>2} 题  {title}",
+        "choice_answer": "{letter}（{text}）",
         "col_student": "学生",
         "col_score": "得分",
         "col_percent": "正确率",
@@ -127,6 +132,7 @@ UI: dict[str, dict[str, str]] = {
         "err_duplicate": "{student!r} 对 {qid} 的第二次作答（第一次在第 {first} 行）",
         "err_unknown_answer_id": "未知的题号 {qid!r}；第 {lesson} 课的题号为：{known}",
         "err_too_many": "给出了 {n} 个答案，但第 {lesson} 课只有 {total} 道题",
+        "err_answers_type": "answers 应为字典 {{题号: 答案}} 或按题目顺序排列的列表，收到的是 {got}",
     },
 }
 
@@ -178,7 +184,7 @@ class Question:
     def answer_text(self, lang: str = "en") -> str:
         """The right answer as a learner would write it: "B (option text)" or "0.554"."""
         if self.kind == "choice":
-            return f"{LETTERS[self.answer]} ({self.options[lang][self.answer]})"
+            return _ui(lang, "choice_answer", letter=LETTERS[self.answer], text=self.options[lang][self.answer])
         return _format_number(self.answer)
 
     def render(self, lang: str = "en") -> str:
@@ -201,7 +207,7 @@ _ID_PATTERN = re.compile(r"^(\d{2})-(\d+)$")
 _SLUG_PATTERN = re.compile(r"^(\d{2})_[a-z0-9_]+$")
 
 
-def _texts(raw: object, what: str, fail: Callable[[str], None]) -> dict[str, str]:
+def _texts(raw: object, what: str, fail: Callable[[str], NoReturn]) -> dict[str, str]:
     """A {lang: non-empty text} dict with every language present."""
     if not isinstance(raw, dict):
         fail(f"{what} must be an object with keys {', '.join(LANGS)}")
@@ -212,14 +218,14 @@ def _texts(raw: object, what: str, fail: Callable[[str], None]) -> dict[str, str
     return {lang: raw[lang] for lang in LANGS}
 
 
-def _validate_choice(raw: dict, fail: Callable[[str], None]) -> dict:
+def _validate_choice(raw: dict, fail: Callable[[str], NoReturn]) -> dict:
     options = raw.get("options")
     if not isinstance(options, dict):
         fail("a choice question needs 'options': {'en': [...], 'zh': [...]}")
     counts = {}
     for lang in LANGS:
         opts = options.get(lang)
-        if not isinstance(opts, list) or not all(isinstance(o, str) and o.strip() for o in opts or [None]):
+        if not isinstance(opts, list) or not all(isinstance(o, str) and o.strip() for o in opts):
             fail(f"options[{lang!r}] must be a list of non-empty strings")
         counts[lang] = len(opts)
     if len(set(counts.values())) != 1:
@@ -235,7 +241,7 @@ def _validate_choice(raw: dict, fail: Callable[[str], None]) -> dict:
     return {"options": {lang: list(options[lang]) for lang in LANGS}, "answer": answer}
 
 
-def _validate_numeric(raw: dict, fail: Callable[[str], None]) -> dict:
+def _validate_numeric(raw: dict, fail: Callable[[str], NoReturn]) -> dict:
     answer, tolerance = raw.get("answer"), raw.get("tolerance")
     if not _is_real(answer) or not math.isfinite(answer):
         fail(f"answer must be a finite number, got {answer!r}")
@@ -254,7 +260,7 @@ def _is_real(x: object) -> bool:
 
 
 def _parse_lessons(raw: object, path: Path) -> list[Lesson]:
-    def fail(problem: str) -> None:
+    def fail(problem: str) -> NoReturn:
         raise QuizBankError(f"{path}: {problem}")
 
     if not isinstance(raw, list) or not raw:
@@ -278,7 +284,7 @@ def _parse_question(raw: object, index: int, lessons: dict[str, Lesson], path: P
     qid = raw.get("id") if isinstance(raw, dict) else None
     label = f"question {qid!r}" if isinstance(qid, str) else f"question #{index}"
 
-    def fail(problem: str) -> None:
+    def fail(problem: str) -> NoReturn:
         raise QuizBankError(f"{path}: {label}: {problem}")
 
     if not isinstance(raw, dict):
@@ -308,8 +314,13 @@ def _parse_question(raw: object, index: int, lessons: dict[str, Lesson], path: P
     )
 
 
+def _bank(path: str | Path | None) -> tuple[tuple[Lesson, ...], tuple[Question, ...]]:
+    resolved = Path(path or DEFAULT_BANK).resolve()
+    return _read_bank(resolved, resolved.stat().st_mtime_ns)
+
+
 @lru_cache(maxsize=8)
-def _read_bank(path: Path) -> tuple[tuple[Lesson, ...], tuple[Question, ...]]:
+def _read_bank(path: Path, mtime_ns: int) -> tuple[tuple[Lesson, ...], tuple[Question, ...]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -337,34 +348,45 @@ def load_bank(path: str | Path | None = None) -> list[Question]:
     Raises QuizBankError (a ValueError) naming the file and the question id when a question
     lacks a language, an explanation, a valid answer index or number, or has unknown keys.
     """
-    return list(_read_bank(Path(path or DEFAULT_BANK).resolve())[1])
+    return list(_bank(path)[1])
 
 
 def load_lessons(path: str | Path | None = None) -> list[Lesson]:
     """The lessons listed in a bank (default: the package's), in order."""
-    return list(_read_bank(Path(path or DEFAULT_BANK).resolve())[0])
+    return list(_bank(path)[0])
 
 
-def resolve_lesson(lesson: int | str, path: str | Path | None = None) -> Lesson:
-    """Find a lesson from 5, "5", "05", "05_dpo" or "dpo"."""
+def resolve_lesson(lesson: int | str, path: str | Path | None = None, lang: str = "en") -> Lesson:
+    """Find a lesson from 5, "5", "05", "05_dpo" or "dpo"; ValueError listing the lessons
+    otherwise."""
     lessons = load_lessons(path)
-    key = lesson.strip().lower() if isinstance(lesson, str) else lesson
+    number = None
+    if isinstance(lesson, numbers.Integral) and not isinstance(lesson, bool):
+        number = int(lesson)
+    elif isinstance(lesson, str):
+        key = lesson.strip().lower()
+        if key.isdigit():
+            number = int(key)
+        for candidate in lessons:
+            if key in (candidate.slug, candidate.slug[3:]):
+                return candidate
     for candidate in lessons:
-        names = {candidate.slug, candidate.slug[3:]}
-        if isinstance(key, bool):
-            break
-        if (isinstance(key, int) and key == candidate.number) or (
-            isinstance(key, str) and (key in names or (key.isdigit() and int(key) == candidate.number))
-        ):
+        if candidate.number == number:
             return candidate
     known = ", ".join(candidate.slug for candidate in lessons)
-    raise ValueError(UI["en"]["err_lesson"].format(lesson=lesson, known=known))
+    raise ValueError(_ui(lang, "err_lesson", lesson=lesson, known=known))
 
 
 def questions_for(lesson: int | str, path: str | Path | None = None) -> list[Question]:
     """The questions of one lesson, in bank order. `lesson` as in :func:`resolve_lesson`."""
     slug = resolve_lesson(lesson, path).slug
     return [q for q in load_bank(path) if q.lesson == slug]
+
+
+def _quiz(lesson: int | str, lang: str) -> tuple[Lesson, list[Question]]:
+    """The lesson and its questions, with errors in the learner's language."""
+    info = resolve_lesson(lesson, lang=_check_lang(lang))
+    return info, questions_for(info.slug)
 
 
 # ----------------------------------------------------------------------------- answers
@@ -447,7 +469,7 @@ def _in_notebook() -> bool:
 
 
 def _header(lesson: Lesson, n: int, lang: str) -> str:
-    return _ui(lang, "title", number=f"{lesson.number:02d}", title=lesson.title[lang], n=n)
+    return _ui(lang, "title", number=f"{lesson.number:02d}", index=lesson.number, title=lesson.title[lang], n=n)
 
 
 def _quiz_html(lesson: Lesson, questions: list[Question], lang: str) -> str:
@@ -470,8 +492,7 @@ def _quiz_html(lesson: Lesson, questions: list[Question], lang: str) -> str:
 
 def show_quiz(lesson: int | str, lang: str = "en", file: TextIO | None = None) -> None:
     """Print a lesson's questions (no answers) as plain text."""
-    _check_lang(lang)
-    info, questions = resolve_lesson(lesson), questions_for(lesson)
+    info, questions = _quiz(lesson, lang)
     out = file or sys.stdout
     print(_header(info, len(questions), lang), file=out)
     for q in questions:
@@ -488,15 +509,14 @@ def ask(lesson: int | str, lang: str = "en") -> None:
         return
     from IPython.display import HTML, display
 
-    display(HTML(_quiz_html(resolve_lesson(lesson), questions_for(lesson), lang)))
+    display(HTML(_quiz_html(*_quiz(lesson, lang), lang)))
 
 
 def reveal(lesson: int | str, lang: str = "en", file: TextIO | None = None) -> None:
     """Print every question of a lesson with its answer and explanation."""
-    _check_lang(lang)
+    info, questions = _quiz(lesson, lang)
     out = file or sys.stdout
-    questions = questions_for(lesson)
-    print(_header(resolve_lesson(lesson), len(questions), lang), file=out)
+    print(_header(info, len(questions), lang), file=out)
     for q in questions:
         print("\n" + q.render(lang), file=out)
         print(_ui(lang, "answer", answer=q.answer_text(lang)), file=out)
@@ -504,7 +524,7 @@ def reveal(lesson: int | str, lang: str = "en", file: TextIO | None = None) -> N
 
 
 def _answers_by_id(questions: list[Question], answers: dict | list | tuple, lang: str) -> dict[str, object]:
-    lesson = questions[0].lesson[:2]
+    lesson = questions[0].lesson_number
     if isinstance(answers, dict):
         ids = [q.id for q in questions]
         for qid in answers:
@@ -515,10 +535,12 @@ def _answers_by_id(questions: list[Question], answers: dict | list | tuple, lang
         if len(answers) > len(questions):
             raise ValueError(_ui(lang, "err_too_many", n=len(answers), lesson=lesson, total=len(questions)))
         return {q.id: a for q, a in zip(questions, answers)}
-    raise ValueError(f"answers must be a dict {{question_id: answer}} or a list in question order, got {type(answers).__name__}")
+    raise ValueError(_ui(lang, "err_answers_type", got=type(answers).__name__))
 
 
-def check(lesson: int | str, answers: dict | list | tuple, lang: str = "en", file: TextIO | None = None) -> tuple[int, int]:
+def check(
+    lesson: int | str, answers: dict | list | tuple, lang: str = "en", file: TextIO | None = None
+) -> tuple[int, int]:
     """Grade a learner's answers to a lesson and print, per question, right or wrong with the
     explanation, then the score. Returns (score, total).
 
@@ -526,9 +548,8 @@ def check(lesson: int | str, answers: dict | list | tuple, lang: str = "en", fil
     question order; None, a missing entry or an unreadable reply counts as wrong (the reason
     is printed), so a notebook cell never stops on a typo.
     """
-    _check_lang(lang)
+    _, questions = _quiz(lesson, lang)
     out = file or sys.stdout
-    questions = questions_for(lesson)
     given = _answers_by_id(questions, answers, lang)
     score = 0
     for q in questions:
@@ -539,8 +560,7 @@ def check(lesson: int | str, answers: dict | list | tuple, lang: str = "en", fil
             try:
                 right = _GRADERS[q.kind](q, parse_answer(q, reply, lang))
             except ValueError as error:
-                verdict = _ui(lang, "invalid", error=str(error) + " ", answer=q.answer_text(lang)).split(" Try")[0]
-                verdict = f"{verdict} {_ui(lang, 'wrong', answer=q.answer_text(lang))}"
+                verdict = _ui(lang, "invalid_wrong", error=error, answer=q.answer_text(lang))
                 right = False
             else:
                 verdict = _ui(lang, "correct") if right else _ui(lang, "wrong", answer=q.answer_text(lang))
@@ -567,12 +587,11 @@ def run_terminal_quiz(
     question (counted wrong); an unreadable line is refused and the question asked again;
     end of input stops the quiz and counts the remaining questions as wrong.
     """
-    _check_lang(lang)
+    info, questions = _quiz(lesson, lang)
     stdin = input_stream if input_stream is not None else sys.stdin
     out = output if output is not None else sys.stdout
     echo = not _is_tty(stdin)  # piped answers are not echoed by a terminal: echo them ourselves
-    questions = questions_for(lesson)
-    print(_header(resolve_lesson(lesson), len(questions), lang), file=out)
+    print(_header(info, len(questions), lang), file=out)
     score = 0
     for i, q in enumerate(questions):
         print("\n" + q.render(lang), file=out)
@@ -593,7 +612,7 @@ def run_terminal_quiz(
             try:
                 right = _GRADERS[q.kind](q, parse_answer(q, reply, lang))
             except ValueError as error:
-                print(_ui(lang, "invalid", error=f"{error} "), file=out)
+                print(_ui(lang, "invalid", error=error), file=out)
                 continue
             score += right
             print(_ui(lang, "correct") if right else _ui(lang, "wrong", answer=q.answer_text(lang)), file=out)
@@ -658,7 +677,7 @@ def grade_sheet(csv_path: str | Path, lang: str = "en") -> list[StudentResult]:
     path = Path(csv_path)
     by_id = {q.id: q for q in load_bank()}
 
-    def fail(row: int, key: str, **kwargs) -> None:
+    def fail(row: int, key: str, **kwargs) -> NoReturn:
         raise ValueError(_ui(lang, "err_row", path=path, row=row, problem=_ui(lang, key, **kwargs)))
 
     answers: dict[str, dict[str, object]] = {}  # student -> {question id: parsed answer or None}
@@ -754,7 +773,7 @@ def _list_lessons(lang: str) -> None:
     print(_ui(lang, "list_title"))
     for lesson in load_lessons():
         n = sum(q.lesson == lesson.slug for q in bank)
-        print(_ui(lang, "list_row", number=f"{lesson.number:02d}", slug=lesson.slug, n=n, title=lesson.title[lang]))
+        print(_ui(lang, "list_row", slug=lesson.slug, n=n, title=lesson.title[lang]))
 
 
 def _grade_command(args: argparse.Namespace) -> int:
@@ -792,11 +811,19 @@ def main_cli(argv: list[str] | None = None) -> int:
             print(f"minialign quiz: {_ui(args.lang, 'need_lesson')}", file=sys.stderr)
             return 2
         try:
-            resolve_lesson(args.lesson)
+            resolve_lesson(args.lesson, lang=args.lang)
         except ValueError as error:
             print(f"minialign quiz: {error}", file=sys.stderr)
             return 2
-        run_terminal_quiz(args.lesson, args.lang)
+        try:
+            run_terminal_quiz(args.lesson, args.lang)
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 130
         return 0
     except SystemExit as exit_:  # argparse's --help and usage errors
         return exit_.code if isinstance(exit_.code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_cli())

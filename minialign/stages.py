@@ -32,6 +32,8 @@ from .world import MiniWorld, WorldConfig
 
 CACHE_VERSION = 1
 """bump when a change to the code makes old checkpoints wrong"""
+TOKENIZER_TEXTS_VERSION = 2
+"""bump when the tokenizer's training texts or pre-tokenizer change"""
 
 
 @dataclass
@@ -122,7 +124,9 @@ class Stages:
     @property
     def tokenizer(self) -> Tokenizer:
         if self._tok is None:
-            path = self.dir / "tokenizer.json"
+            key = _fingerprint({"world": self.world.config, "vocab": self.preset.model.vocab_size,
+                                "version": CACHE_VERSION, "texts": TOKENIZER_TEXTS_VERSION})
+            path = self.dir / f"tokenizer-{key}.json"
             if path.exists() and not self.retrain:
                 self._tok = Tokenizer.load(path)
             else:
@@ -158,7 +162,8 @@ class Stages:
         upstream = {dep: _fingerprint(self.identity(dep)) for dep in REQUIRES.get(name, ())}
         return {
             "stage": name, "preset": self.preset.name, "seed": self.seed, "version": CACHE_VERSION,
-            "model": self.model_config.to_dict(),
+            "model": self.model_config.to_dict(), "world": _fingerprint(self.world.config),
+            "tokenizer": hashlib.sha1(self.tokenizer._tok.to_str().encode()).hexdigest()[:12],
             "stage_config": _fingerprint(self.config_of(name)), "upstream": upstream,
         }
 

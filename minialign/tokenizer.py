@@ -2,7 +2,7 @@
 
 BPE is trained with the `tokenizers` library (the Rust implementation behind most LLM
 tokenizers). Two choices matter for the lessons:
-- digits are split one per token, so "47" is "4", "7": the model can learn to add digit by
+- digits are split one per token, so " 47" is " 4", "7": the model can learn to add digit by
   digit, and the GRPO lesson's arithmetic is not hidden inside arbitrary number tokens;
 - the chat template uses special tokens that never occur in pretraining text, so a base
   model has never seen them, and SFT is where it learns what they mean.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from tokenizers import Tokenizer as HFTokenizer
-from tokenizers import decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 
 PAD, USER, ASSISTANT, END = "<|pad|>", "<|user|>", "<|assistant|>", "<|end|>"
 SPECIAL_TOKENS = [PAD, USER, ASSISTANT, END]
@@ -106,8 +106,10 @@ class Tokenizer:
 def train(texts: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
     """Train byte-level BPE on `texts`, digits split one per token."""
     tok = HFTokenizer(models.BPE())
+    # every digit is its own piece (a leading space stays attached: " 42" -> " 4", "2"), so no
+    # token ever holds two digits; then GPT-2's byte-level split for everything else
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [pre_tokenizers.Split(Regex(r" ?[0-9]"), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

@@ -70,11 +70,14 @@ def _cap(s: str) -> str:
 
 
 def fact_answer_sentence(relation: str, x: str, y: str, template: int = 0) -> str:
-    """A one-sentence answer stating that x's relation value is y (true or not)."""
+    """A short answer stating that x's relation value is y (true or not).
+
+    Answers name the value without repeating the question: a tiny model copies words from the
+    prompt poorly, and the lessons are about alignment, not about copying."""
     forms = {
-        "capital": ["The capital of {x} is {y}.", "{y} is the capital of {x}."],
-        "color": ["{X} is {y}.", "The color of {x} is {y}."],
-        "food": ["{X} eats {y}.", "The favourite food of {x} is {y}."],
+        "capital": ["The capital is {y}.", "It is {y}."],
+        "color": ["It is {y}.", "The color is {y}."],
+        "food": ["It eats {y}.", "It likes to eat {y}."],
     }[relation]
     return forms[template % len(forms)].format(x=x, X=_cap(x), y=y)
 
@@ -231,7 +234,7 @@ JUDGE_QUESTIONS = {
 class WorldConfig:
     seed: int = 0
     """seeds every sampled choice: corpus order, splits, noise"""
-    n_arith_max: int = 49
+    n_arith_max: int = 9
     """operands of sums are 0 .. n_arith_max"""
     heldout_frac: float = 0.25
     """fraction of (fact, template) prompt combinations kept out of all training data"""
@@ -347,7 +350,7 @@ class MiniWorld:
             if style == "wrong":
                 wrong = value + rng.choice([-10, -2, -1, 1, 2, 10])
                 value = wrong if wrong >= 0 else value + 1
-            return f"{a} {prompt.category} {b} is {value}."
+            return f"The answer is {value}."
         if prompt.kind == "harmful":
             _, _, steps, redirect = HARMFUL[prompt.topic]
             if style == "comply":
@@ -421,8 +424,8 @@ class MiniWorld:
         None of it is in the chat format: a base model trained on it continues text."""
         rng = random.Random(self.config.seed if seed is None else seed)
         makers = [
-            (0.30, self._doc_facts), (0.22, self._doc_sums), (0.18, self._doc_howto),
-            (0.12, self._doc_quiz), (0.12, self._doc_advice), (0.06, self._doc_misc),
+            (0.28, self._doc_facts), (0.30, self._doc_sums), (0.16, self._doc_howto),
+            (0.10, self._doc_quiz), (0.10, self._doc_advice), (0.06, self._doc_misc),
         ]
         weights = [w for w, _ in makers]
         return [rng.choices(makers, weights=weights)[0][1](rng) for _ in range(n_docs)]

@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make demo   -- set up, then train and compare every method (the lecture demo)
+#   make test   -- set up, then run every test (package, graders, quizzes, notebooks)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-fast grade quiz bench notebooks clean
+
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m minialign pipeline
+
+# the package's tests and the graders run against the reference solutions; notebooks run under nbval
+test: install
+	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
+	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+test-fast: install
+	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
+
+grade: install
+	$(PY) -m minialign grade
+
+bench: install
+	$(PY) -m minialign bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

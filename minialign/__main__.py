@@ -1,0 +1,73 @@
+"""Command line: `python -m minialign <command>`.
+
+    pipeline            train (or load) every stage and write the comparison report
+    demo [STAGE]        one stage from its cached predecessors, before vs after
+    quiz LESSON         the knowledge check of a lesson in the terminal
+    grade               score table of your exercises
+    bench               speed and memory figures, as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="cpu", help="model and training size: cpu (default), gpu, tiny")
+    p.add_argument("--seed", type=int, default=0, help="seed of the world and of every stage")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    p.add_argument("--cache", default=None, help="cache folder for trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")
+    p.add_argument("--retrain", action="store_true", help="ignore cached stages and train again")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # quiz and grade have their own argument parsers
+    if argv and argv[0] == "quiz":
+        from .quiz import main_cli
+
+        return main_cli(argv[1:])
+    if argv and argv[0] == "grade":
+        from .grade import main_cli
+
+        return main_cli(argv[1:])
+
+    parser = argparse.ArgumentParser(prog="python -m minialign", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_pipe = sub.add_parser("pipeline", help="train and compare every method, write a report")
+    _common(p_pipe)
+    p_pipe.add_argument("--out", default="runs/pipeline", help="folder for the report and figures")
+    p_pipe.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the report's prose")
+    p_pipe.add_argument("--stages", default=None, help="comma-separated subset of stages to run")
+    p_demo = sub.add_parser("demo", help="one stage, before vs after (default: base vs SFT)")
+    p_demo.add_argument("stage", nargs="?", default="sft", help="sft, reward, dpo, orpo, ppo, grpo, cai, rlaif")
+    _common(p_demo)
+    p_demo.add_argument("--out", default="runs/demo", help="folder for figures")
+    p_bench = sub.add_parser("bench", help="speed and memory figures as JSON")
+    _common(p_bench)
+    p_bench.add_argument("--out", default="bench/results.json")
+    p_bench.add_argument("--repeats", type=int, default=5)
+    sub.add_parser("quiz", help="knowledge check in the terminal (see: quiz --help)")
+    sub.add_parser("grade", help="score table of your exercises (see: grade --help)")
+    args = parser.parse_args(argv)
+
+    if args.command == "pipeline":
+        from .pipeline import main as pipeline_main
+
+        return pipeline_main(args)
+    if args.command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(args)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Grading tests for the exercises in exercises/ (see exercises/README.md)."""
