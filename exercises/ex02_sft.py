@@ -7,7 +7,7 @@ Conventions: sequences are right-padded; `attention_mask` is 1 for real tokens, 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401  (you will need it)
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ Fill in the two functions, then run `pytest tests/grading/test_ex03_reward.py`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401  (you will need it)
 
 
 def bradley_terry_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ Fill in the function, then run `pytest tests/grading/test_ex05_dpo.py`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401  (you will need it)
 
 
 def dpo_loss(

@@ -7,7 +7,7 @@ the geometric mean of the token probabilities: exp of the per-token AVERAGE log-
 
 from __future__ import annotations
 
-import math
+import math  # noqa: F401  (you will need it)
 
 import torch
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from minialign.logprobs import masked_mean
+from minialign.logprobs import masked_mean  # noqa: F401  (you may use it)
 
 
 @torch.no_grad()  # advantages are targets: no gradient flows through them

@@ -16,10 +16,19 @@ and the variants (IPO, hinge, robust) differ only in what they do with it.
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+
+from minialign.data import batches_of
+from minialign.preferences import PreferencePair, collate_pairs, encode_pair, make_pairs, response_logps, stack_batches
+from minialign.tokenizer import Tokenizer
+from minialign.train import LoopConfig, MetricsLog, run_loop
+from minialign.world import MiniWorld
 
 
 def check_batch_vectors(**tensors: torch.Tensor) -> None:
@@ -208,3 +217,102 @@ def dpo_metrics(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) ->
 
 
 # --- training loop ---
+
+
+AVERAGED_LOSS_TYPES = ("ipo",)
+"""loss types that take per-token AVERAGED log-probs (the others take sums)"""
+
+
+@dataclass
+class DPOConfig:
+    beta: float = 0.1
+    """KL strength (paper default 0.1). Kept at 0.1 here too: our responses are short (~10
+    tokens), so summed log-ratios, and beta * delta, stay on the paper's scale"""
+    loss_type: str = "sigmoid"
+    """one of DPO_LOSS_TYPES: sigmoid (DPO), ipo, hinge (SLiC), robust"""
+    label_smoothing: float = 0.0
+    """assumed label flip rate eps for 'sigmoid' (cDPO) and 'robust'"""
+    n_pairs: int = 3000
+    """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
+    batch_size: int = 32
+    """pairs per step (each step runs the policy on 2 * batch_size sequences)"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=120, lr=3e-4, warmup_steps=10, weight_decay=0.0))
+    """the paper fine-tunes at lr 1e-6 (large models); a 1M-parameter policy needs a larger step"""
+    label_temperature: float = 0.3
+    """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
+    seed: int = 0
+    """seeds pair sampling and batch order"""
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block `model` is in eval mode with requires_grad False on every parameter;
+    afterwards both are restored, so a model shared with later stages stays trainable."""
+    flags = [p.requires_grad for p in model.parameters()]
+    was_training = model.training
+    model.requires_grad_(False).eval()
+    try:
+        yield model
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+@torch.no_grad()
+def reference_logps(ref: nn.Module, encoded: Sequence[tuple[list[int], list[int], int]], pad_id: int,
+                    average: bool = False, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ref_chosen_logps (N,), ref_rejected_logps (N,)) of N encoded pairs under the reference,
+    once for the whole run: the reference never changes, so neither do these."""
+    device = next(ref.parameters()).device
+    chosen, rejected = [], []
+    for start in range(0, len(encoded), batch_size):
+        c, r = collate_pairs(encoded[start : start + batch_size], pad_id)
+        logps = response_logps(ref, stack_batches(c, r).to(device), average).cpu()  # (2b,)
+        chosen.append(logps[: len(logps) // 2])
+        rejected.append(logps[len(logps) // 2 :])
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorld,
+              cfg: DPOConfig | None = None, pairs: Sequence[PreferencePair] | None = None) -> MetricsLog:
+    """Train `policy` in place with DPO (or a variant) against the frozen reference `ref`.
+
+    The reference's log-probs are computed once, up front, under torch.no_grad and in eval
+    mode: it receives no gradient and is never updated. Pairs default to `cfg.n_pairs`
+    MiniWorld pairs drawn from the train split; pass your own (e.g. from `load_jsonl`).
+    """
+    cfg = cfg or DPOConfig()
+    if ref is policy:
+        raise ValueError("ref must be a separate (frozen) copy of the policy, not the policy itself")
+    if cfg.loss_type not in DPO_LOSSES:
+        raise ValueError(f"loss_type must be one of {DPO_LOSS_TYPES}, got {cfg.loss_type!r}")
+    device = next(policy.parameters()).device
+    average = cfg.loss_type in AVERAGED_LOSS_TYPES
+    if pairs is None:
+        pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
+    encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
+    with frozen(ref):
+        ref_chosen, ref_rejected = reference_logps(ref, encoded, tok.pad_id, average)  # (N,), (N,)
+    # carry each pair's reference log-probs along with its tokens through the shuffling
+    examples = [(c, r, plen, ref_chosen[i], ref_rejected[i]) for i, (c, r, plen) in enumerate(encoded)]
+
+    def batches():
+        for chunk in batches_of(examples, cfg.batch_size, cfg.seed):
+            chosen, rejected = collate_pairs(chunk, tok.pad_id)
+            refs = torch.stack([torch.stack([e[3], e[4]]) for e in chunk]).to(device)  # (B, 2)
+            yield chosen.to(device), rejected.to(device), refs[:, 0], refs[:, 1]
+
+    def loss_fn(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+        chosen, rejected, ref_chosen_logps, ref_rejected_logps = batch
+        logps = response_logps(model, stack_batches(chosen, rejected), average)  # (2B,)
+        B = chosen.input_ids.shape[0]
+        losses, chosen_rewards, rejected_rewards = dpo_loss(
+            logps[:B], logps[B:], ref_chosen_logps, ref_rejected_logps,
+            beta=cfg.beta, loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing,
+        )
+        metrics = dpo_metrics(chosen_rewards, rejected_rewards)
+        metrics.update({"logps/chosen": logps[:B].mean().item(), "logps/rejected": logps[B:].mean().item()})
+        return losses.mean(), metrics
+
+    return run_loop(policy, batches(), loss_fn, cfg.loop, desc=f"dpo-{cfg.loss_type}")

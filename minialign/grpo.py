@@ -20,12 +20,22 @@ completion tokens. Log-probs are per token, never summed.
 
 from __future__ import annotations
 
-from typing import Callable
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 
-from minialign.logprobs import masked_mean, masked_sum
-from minialign.ppo import _check_shape, kl_estimate
+from minialign import oracle, rollout
+from minialign.data import ChatBatch
+from minialign.logprobs import masked_mean, masked_sum, token_logprobs
+from minialign.model import GPT
+from minialign.ppo import _check_shape, kl_estimate, rollout_response_mask
+from minialign.tokenizer import Tokenizer
+from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step
+from minialign.world import MiniWorld, Prompt
 
 # ---------------------------------------------------------------------------------------------
 # Group-relative advantages
@@ -216,3 +226,190 @@ def grpo_loss(
 
 
 # --- training loop ---
+# One iteration (Shao et al. 2024, Algorithm 1, with the reward model replaced by a check of
+# the answer, as in RL with verifiable rewards):
+#   1. sample G completions of each of a few arithmetic prompts (consecutive rows per prompt)
+#   2. reward each one: 1 for the exact answer (+ an optional format bonus)
+#   3. group-relative advantages; groups where every completion scored the same give 0
+#   4. updates_per_rollout gradient steps on grpo_loss against the rollout's log-probs
+
+
+@dataclass
+class GRPOConfig:
+    """GRPO hyperparameters: DeepSeekMath's values in the docstrings where the tiny model
+    uses others (its answers are ~6 tokens long and its batches a hundred completions)."""
+
+    iterations: int = 30
+    """rollout -> update cycles"""
+    prompts_per_iteration: int = 16
+    """arithmetic prompts per rollout"""
+    group_size: int = 8
+    """G, completions per prompt (DeepSeekMath: 64)"""
+    updates_per_rollout: int = 2
+    """gradient steps on each rollout (DeepSeekMath: 1); beyond the first, the clip is what
+    keeps the policy near the one that sampled"""
+    lr: float = 1e-4
+    """Adam learning rate (DeepSeekMath: 1e-6 for 7B parameters)"""
+    max_grad_norm: float = 1.0
+    """global gradient-norm clip"""
+    clip_eps: float = 0.2
+    """ratio clip range (lower, and upper unless clip_eps_high is set)"""
+    clip_eps_high: float | None = None
+    """upper clip range, DAPO's clip-higher (e.g. 0.28); None = clip_eps"""
+    beta: float = 0.04
+    """weight of the k3 KL penalty to the reference (DeepSeekMath: 0.04; Dr. GRPO, DAPO: 0)"""
+    loss_type: str = "grpo"
+    """'grpo', 'bnpo' or 'dr_grpo' (see LOSS_AGGREGATIONS)"""
+    scale: str = "group"
+    """advantage scale: 'group', 'batch' or 'none' (Dr. GRPO)"""
+    temperature: float = 1.0
+    """sampling temperature; the update divides the logits by it too"""
+    max_new_tokens: int = 12
+    """completion budget, and dr_grpo's constant normaliser; 'The answer is 17.' is 7 tokens"""
+    format_reward: float = 0.0
+    """bonus for a response that is exactly 'The answer is N.' (right or wrong); 0 = correctness only"""
+    seed: int = 0
+    """prompt order and sampling"""
+
+
+ANSWER_FORMAT = re.compile(r"The answer is \d+\.")
+
+
+def arithmetic_reward(prompt: Prompt, response: str, format_reward: float = 0.0) -> float:
+    """The verifiable reward: 1.0 when the oracle finds the exact answer (the last "is N" of
+    the response is the sum), else 0.0, plus `format_reward` when the whole response is
+    exactly "The answer is N." (whether N is right or not)."""
+    if prompt.kind != "arithmetic":
+        raise ValueError(f"prompt must be an arithmetic prompt, got kind {prompt.kind!r}")
+    correct = oracle.score(prompt, response).correct
+    well_formed = ANSWER_FORMAT.fullmatch(response.strip()) is not None
+    return float(correct) + format_reward * float(well_formed)
+
+
+@dataclass
+class GroupRollout:
+    """G completions of each prompt, consecutive rows per prompt (N = prompts * G)."""
+
+    batch: ChatBatch
+    """prompt + completion, right-padded (N, T)"""
+    responses: list[str]
+    mask: torch.Tensor
+    """(N, T-1) 1 on completion tokens"""
+    old_logp: torch.Tensor
+    """(N, T-1) log-probs of the sampling policy, at the sampling temperature"""
+    ref_logp: torch.Tensor
+    """(N, T-1) log-probs of the frozen reference, at the same temperature"""
+    rewards: torch.Tensor
+    """(N,) arithmetic_reward of each completion"""
+    correct: torch.Tensor
+    """(N,) bool: the exact answer"""
+
+
+@torch.no_grad()
+def collect_groups(
+    policy: GPT,
+    ref: GPT,
+    tok: Tokenizer,
+    prompts: Sequence[Prompt],
+    cfg: GRPOConfig,
+    generator: torch.Generator | None = None,
+) -> GroupRollout:
+    """Steps 1-2: sample cfg.group_size completions of every prompt and reward them."""
+    device = next(policy.parameters()).device
+    repeated = [p for p in prompts for _ in range(cfg.group_size)]  # consecutive groups
+    out = rollout.generate(policy, tok, [p.text for p in repeated], cfg.max_new_tokens, cfg.temperature,
+                           generator=generator)
+    batch = out.batch.to(device)
+    ids = batch.input_ids  # (N, T)
+    mask = rollout_response_mask(batch, tok.end_id)  # (N, T-1)
+    old_logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1)
+    ref_logp = token_logprobs(ref(ids) / cfg.temperature, ids)  # (N, T-1)
+    rewards = torch.tensor([arithmetic_reward(p, r, cfg.format_reward) for p, r in zip(repeated, out.responses)])
+    correct = torch.tensor([oracle.score(p, r).correct for p, r in zip(repeated, out.responses)])
+    return GroupRollout(batch, out.responses, mask, old_logp, ref_logp, rewards.to(device), correct)
+
+
+def grpo_batch_loss(
+    policy: GPT, groups: GroupRollout, advantages: torch.Tensor, cfg: GRPOConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """grpo_loss of the current policy on a rollout; advantages (N,) from `group_advantages`."""
+    ids = groups.batch.input_ids  # (N, T)
+    logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1), with gradient
+    return grpo_loss(logp, groups.old_logp, groups.ref_logp, advantages, groups.mask, cfg.clip_eps,
+                     cfg.clip_eps_high, cfg.beta, cfg.loss_type, cfg.max_new_tokens)
+
+
+def zero_spread_fraction(rewards: torch.Tensor, group_size: int) -> float:
+    """Fraction of groups whose completions all got the same reward: they teach nothing."""
+    grouped = rewards.reshape(-1, group_size)  # (num_groups, G)
+    return (grouped == grouped[:, :1]).all(dim=1).float().mean().item()
+
+
+def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRPOConfig | None = None) -> MetricsLog:
+    """GRPO on the world's training arithmetic prompts: train `policy` in place.
+
+    Args:
+        policy: the GPT to train (a copy of the SFT model).
+        ref: the frozen reference of the KL penalty (the SFT model); only read under no_grad.
+    Returns:
+        one metrics row per iteration: reward, accuracy (of the sampled completions),
+        zero_spread (fraction of groups with no reward spread), kl (mean k3 per token),
+        response_len, and the first update's clipfrac, ratio_mean, loss and grad_norm.
+    """
+    cfg = cfg or GRPOConfig()
+    if cfg.temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (GRPO samples a group), got {cfg.temperature}")
+    if cfg.updates_per_rollout < 1:
+        raise ValueError(f"updates_per_rollout must be >= 1, got {cfg.updates_per_rollout}")
+    if policy is ref:
+        raise ValueError("policy and ref are the same model; pass a frozen copy as ref "
+                         "(policy = stages.fresh_copy('sft'), ref = stages.get('sft'))")
+    pool = world.prompts("train", "arithmetic")
+    if cfg.prompts_per_iteration > len(pool):
+        raise ValueError(f"prompts_per_iteration={cfg.prompts_per_iteration} exceeds the {len(pool)} training sums")
+    device = next(policy.parameters()).device
+    optimizer = make_optimizer(policy, cfg.lr, weight_decay=0.0)
+    rng = random.Random(cfg.seed)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    log = MetricsLog()
+    bar = ProgressBar(cfg.iterations, "grpo")
+    for it in range(cfg.iterations):
+        t0 = time.time()
+        groups = collect_groups(policy, ref, tok, rng.sample(pool, cfg.prompts_per_iteration), cfg, generator)
+        advantages = group_advantages(groups.rewards, cfg.group_size, cfg.scale)  # (N,)
+        policy.train()
+        for update in range(cfg.updates_per_rollout):
+            loss, stats = grpo_batch_loss(policy, groups, advantages, cfg)
+            grad_norm = optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
+            if update == 0:
+                first = {"loss": loss.item(), "grad_norm": grad_norm, **stats}
+        policy.eval()
+        accuracy = groups.correct.float().mean().item()
+        log.log(it, reward=groups.rewards.mean().item(), accuracy=accuracy,
+                zero_spread=zero_spread_fraction(groups.rewards, cfg.group_size),
+                response_len=groups.mask.sum(dim=1).mean().item(), seconds=time.time() - t0, **first)
+        bar.update(accuracy=accuracy, kl=first["kl"])
+    bar.close()
+    return log
+
+
+@torch.no_grad()
+def arithmetic_accuracy(
+    policy: GPT,
+    tok: Tokenizer,
+    prompts: Sequence[Prompt],
+    temperature: float = 0.0,
+    samples_per_prompt: int = 1,
+    max_new_tokens: int = 12,
+    seed: int = 0,
+) -> float:
+    """Exact-match accuracy on arithmetic prompts (e.g. world.prompts("eval", "arithmetic")).
+
+    temperature=0 is greedy decoding (the model's single best answer); temperature=1 samples
+    from the policy itself, which is what GRPO optimises, so it is the fair before/after
+    measure. Several samples per prompt reduce the noise of the sampled accuracy."""
+    device = next(policy.parameters()).device
+    repeated = [p for p in prompts for _ in range(samples_per_prompt)]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = rollout.generate(policy, tok, [p.text for p in repeated], max_new_tokens, temperature, generator=generator)
+    return sum(oracle.score(p, r).correct for p, r in zip(repeated, out.responses)) / len(repeated)

@@ -41,3 +41,120 @@ def plot_curves(logs: Mapping[str, MetricsLog], key: str = "loss", title: str = 
             fig.savefig(path, dpi=120)
             plt.close(fig)
     return ax
+
+
+# --- evaluation (issue 3) ----------------------------------------------------------------------
+EVAL_BAR_METRICS = {
+    "reward": "mean oracle reward",
+    "win_rate": "win rate vs baseline",
+    "harmful_compliance": "harmful compliance",
+    "over_refusal": "over-refusal",
+    "factual_accuracy": "factual accuracy",
+    "arithmetic_accuracy": "arithmetic accuracy",
+}
+
+
+def plot_eval_bars(rows, path: str | Path | None = None, metrics: Mapping[str, str] | None = None):
+    """One panel per metric, one bar per model (`evaluate.EvalRow`s). Saves a PNG when path is given."""
+    metrics = metrics or EVAL_BAR_METRICS
+    names = [r.name for r in rows]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics), 3.2))
+    for ax, (key, title) in zip(axes, metrics.items()):
+        values = [getattr(r, key) for r in rows]
+        ax.bar(range(len(rows)), [0.0 if v != v else v for v in values], color=[f"C{i}" for i in range(len(rows))])
+        ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        if key != "reward":
+            ax.set_ylim(0, 1)
+        ax.axhline(0.5 if key == "win_rate" else 0.0, color="grey", lw=0.8, ls="--" if key == "win_rate" else "-")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def plot_beta_sweep(results, path: str | Path | None = None, ax=None):
+    """The KL/reward trade-off of DPO: one point per beta, (KL to the SFT model, oracle reward),
+    from `evaluate.dpo_beta_sweep`. Small beta lets the policy move further from the reference."""
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+    kls = [r[1] for r in results]
+    rewards = [r[2] for r in results]
+    ax.plot(kls, rewards, "o-")
+    for beta, kl, reward in results:
+        ax.annotate(f"beta={beta:g}", (kl, reward), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("KL(policy || SFT) per token")
+    ax.set_ylabel("mean oracle reward")
+    ax.set_title("DPO: reward vs KL as beta varies")
+    ax.grid(alpha=0.3)
+    if own:
+        fig.tight_layout()
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=120)
+            plt.close(fig)
+    return ax
+
+
+# --- Constitutional AI / RLAIF (issue 5) ------------------------------------------------------
+def _save(fig, path: str | Path | None) -> None:
+    """Lay out a figure this module created and, when path is given, write it as PNG and close it."""
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def plot_red_team(rows, path: str | Path | None = None, ax=None, title: str = "red team: harmful compliance and over-refusal"):
+    """Grouped bars from `cai.red_team_rows`: harmful compliance per harm category, and
+    over-refusal on the benign-but-scary prompts, one bar per model."""
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    categories = list(dict.fromkeys(r["category"] for r in rows))
+    width = 0.8 / max(1, len(models))
+    for m, model in enumerate(models):
+        values = []
+        for c in categories:
+            row = next((r for r in rows if r["model"] == model and r["category"] == c), None)
+            value = float("nan") if row is None else row["over_refusal" if c == "benign" else "harmful_compliance"]
+            values.append(0.0 if value != value else value)  # NaN: not measured
+        ax.bar([i + (m - (len(models) - 1) / 2) * width for i in range(len(categories))], values, width, label=model)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels([c if c != "benign" else "benign\n(over-refusal)" for c in categories], fontsize=8)
+    ax.set_ylabel("rate")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    if own:
+        _save(ax.figure, path)
+    return ax
+
+
+def plot_judge_labels(p_first, first_is_better, path: str | Path | None = None, ax=None,
+                      title: str = "AI judge: soft labels vs the oracle's preference"):
+    """Histogram of the judge's soft labels p(first better), split by which response the oracle
+    prefers: a good judge puts the two colours on opposite sides of 0.5."""
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    p = [float(x) for x in p_first]
+    first = [bool(x) for x in first_is_better]
+    bins = [i / 20 for i in range(21)]
+    ax.hist([x for x, f in zip(p, first) if f], bins=bins, alpha=0.6, label="oracle prefers first")
+    ax.hist([x for x, f in zip(p, first) if not f], bins=bins, alpha=0.6, label="oracle prefers second")
+    ax.axvline(0.5, color="black", lw=0.8)
+    ax.set_xlabel("judge p(first better)")
+    ax.set_ylabel("pairs")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    if own:
+        _save(ax.figure, path)
+    return ax

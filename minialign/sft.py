@@ -49,8 +49,8 @@ def batch_loss(model: GPT, batch: ChatBatch) -> tuple[torch.Tensor, dict]:
 class SFTConfig:
     n_examples: int = 16000
     """demonstrations drawn from the world (single-turn, critique -> revision, judge)"""
-    batch_size: int = 64
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=260, lr=1e-3, warmup_steps=20, weight_decay=0.0))
+    batch_size: int = 32
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=300, lr=1e-3, warmup_steps=20, weight_decay=0.0))
     """SFT from a pretrained model: short, no weight decay, a tenth of the data of pretraining"""
     seed: int = 0
 

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from . import pretrain, sft
+from . import cai, dpo, orpo, pretrain, reward, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
 from .train import MetricsLog, cache_dir, load_checkpoint, pick_device, save_checkpoint, set_seed
@@ -51,7 +51,9 @@ def _cpu() -> Preset:
     return Preset(
         "cpu",
         GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
-        {"pretrain": pretrain.PretrainConfig(), "sft": sft.SFTConfig()},
+        {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
+         "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
+         "sl_cai": cai.SLCAIConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig())},
     )
 
 
@@ -63,8 +65,15 @@ def _tiny() -> Preset:
         "tiny",
         GPTConfig(vocab_size=512, block_size=128, n_layer=2, n_head=2, n_embd=32),
         {
-            "pretrain": pretrain.PretrainConfig(n_docs=600, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
+            "base": pretrain.PretrainConfig(n_docs=600, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
             "sft": sft.SFTConfig(n_examples=400, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
+            "reward": reward.RewardConfig(n_pairs=200, n_eval_pairs=100, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
+            "dpo": dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
+            "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
+            "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12, "benign": 8},
+                                      batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
+            # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
+            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
         },
         n_eval_prompts=40,
     )
@@ -77,8 +86,15 @@ def _gpu() -> Preset:
         "gpu",
         GPTConfig(vocab_size=1024, block_size=128, n_layer=6, n_head=8, n_embd=256),
         {
-            "pretrain": pretrain.PretrainConfig(n_docs=40000, batch_size=64, loop=LoopConfig(steps=3000, lr=1e-3, warmup_steps=100)),
+            "base": pretrain.PretrainConfig(n_docs=40000, batch_size=64, loop=LoopConfig(steps=3000, lr=1e-3, warmup_steps=100)),
             "sft": sft.SFTConfig(n_examples=40000, batch_size=64, loop=LoopConfig(steps=1200, lr=3e-4, warmup_steps=50, weight_decay=0.0)),
+            "reward": reward.RewardConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
+            "dpo": dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
+            "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
+            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 960, "benign": 576, "advice": 192, "factual": 192, "arithmetic": 192},
+                                      batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
+            # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
+            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
         },
         n_eval_prompts=400,
     )
@@ -223,7 +239,7 @@ def _gpt_factory(stages: Stages) -> nn.Module:
 
 def _build_base(stages: Stages):
     model = GPT(stages.model_config).to(stages.device)
-    log = pretrain.main(model, stages.tokenizer, stages.world, stages.config_of("pretrain"))
+    log = pretrain.main(model, stages.tokenizer, stages.world, stages.config_of("base"))
     return model, log
 
 
@@ -233,7 +249,33 @@ def _build_sft(stages: Stages):
     return model, log
 
 
-BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {"base": _build_base, "sft": _build_sft}
-REQUIRES: dict[str, tuple[str, ...]] = {"base": (), "sft": ("base",)}
-FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {}
+def _build_reward(stages: Stages):
+    return reward.train_reward_model(stages.get("sft"), stages.tokenizer, stages.world, stages.config_of("reward"))
+
+
+def _build_dpo(stages: Stages):
+    # the reference is a separate copy: train_dpo freezes it only while it runs, but the
+    # cached SFT model is shared with every later stage
+    policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
+    log = dpo.train_dpo(policy, ref, stages.tokenizer, stages.world, stages.config_of("dpo"))
+    return policy, log
+
+
+def _build_orpo(stages: Stages):
+    policy = stages.fresh_copy("sft")
+    log = orpo.train_orpo(policy, stages.tokenizer, stages.world, stages.config_of("orpo"))
+    return policy, log
+
+
+BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
+    "base": _build_base, "sft": _build_sft, "reward": _build_reward, "dpo": _build_dpo, "orpo": _build_orpo,
+    "sl_cai": cai.build_sl_cai, "rlaif_dpo": cai.build_rlaif_dpo,
+}
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
+    "sl_cai": ("sft",), "rlaif_dpo": ("sft",),
+}
+FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {
+    "reward": lambda stages: reward.RewardModel(GPT(stages.model_config)),
+}
 """how to build an empty model of a stage before loading its weights (default: a GPT)"""

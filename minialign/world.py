@@ -254,11 +254,20 @@ class MiniWorld:
     def __init__(self, config: WorldConfig | None = None):
         self.config = config or WorldConfig()
         rng = random.Random(self.config.seed)
-        all_prompts = self._all_prompts()
-        rng.shuffle(all_prompts)
-        n_held = int(len(all_prompts) * self.config.heldout_frac)
-        self.eval_pool = sorted(all_prompts[:n_held], key=lambda p: (p.kind, p.topic, p.text))
-        self.train_pool = sorted(all_prompts[n_held:], key=lambda p: (p.kind, p.topic, p.text))
+        # hold out a fraction of every group (one fact, one harmful task, ...; sums form one
+        # group), so every fact and every harm category appears in both splits
+        groups: dict[tuple[str, str], list[Prompt]] = {}
+        for p in self._all_prompts():
+            groups.setdefault((p.kind, "" if p.kind == "arithmetic" else p.topic), []).append(p)
+        held, kept = [], []
+        for key in sorted(groups):
+            group = groups[key]
+            rng.shuffle(group)
+            n_held = max(1, round(len(group) * self.config.heldout_frac))
+            held += group[:n_held]
+            kept += group[n_held:]
+        self.eval_pool = sorted(held, key=lambda p: (p.kind, p.topic, p.text))
+        self.train_pool = sorted(kept, key=lambda p: (p.kind, p.topic, p.text))
         self._train_texts = {p.text for p in self.train_pool}
 
     # --- prompts ----------------------------------------------------------------------------

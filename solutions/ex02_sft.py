@@ -21,6 +21,7 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """
     # The logits at position t predict token t + 1: drop the last position (it predicts a
     # token we do not have) and the first token (nothing predicts it).
+    # .float(): under bf16/fp16 the log-probs would be too coarse for the losses that compare them
     logp = F.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, T-1, V)
     return logp.gather(-1, tokens[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
 

@@ -61,9 +61,9 @@ def compute_gae(
     B, T = rewards.shape
     mask = mask.to(rewards.dtype)
     advantages = torch.zeros_like(rewards)  # (B, T)
-    next_value = torch.zeros(B, dtype=rewards.dtype)  # V_{t+1} * m_{t+1}
-    next_advantage = torch.zeros(B, dtype=rewards.dtype)  # A_{t+1}
-    next_mask = torch.zeros(B, dtype=rewards.dtype)  # m_{t+1}
+    next_value = rewards.new_zeros(B)  # V_{t+1} * m_{t+1}
+    next_advantage = rewards.new_zeros(B)  # A_{t+1}
+    next_mask = rewards.new_zeros(B)  # m_{t+1}
     for t in reversed(range(T)):
         # the episode ends at the last real token: the value head's output on the padding
         # after it (m_{t+1} = 0) must not be bootstrapped into the response

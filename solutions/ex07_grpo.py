@@ -25,6 +25,7 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) 
     Returns:
         (N,) advantages. A group whose rewards are all equal gets 0 (never NaN).
     """
+    # .float(): verifiable rewards are often 0/1 integers, and torch.std needs floats
     grouped = rewards.float().reshape(-1, group_size)  # (num_prompts, G): one row per prompt
     mean = grouped.mean(dim=1, keepdim=True)  # (num_prompts, 1)
     std = grouped.std(dim=1, keepdim=True)  # (num_prompts, 1)

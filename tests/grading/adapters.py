@@ -116,9 +116,14 @@ class Exercise:
             )
         try:
             return load_module(path)
-        except Exception:
-            error = traceback.format_exc(limit=-3)
-            pytest.fail(f"{self.module_name}: {_shown(path)} could not be imported:\n{error}", pytrace=False)
+        except Exception as err:
+            if isinstance(err, SyntaxError):
+                error = "".join(traceback.format_exception_only(err))
+            else:  # the frames of the learner's file only, not importlib's
+                frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+                error = "".join(traceback.format_list(frames) + traceback.format_exception_only(err))
+        # outside the except block, so that pytest shows the message and not the chain
+        pytest.fail(f"{self.module_name}: {_shown(path)} could not be imported:\n{error}", pytrace=False)
 
     def __getattr__(self, function_name: str) -> Callable[..., Any]:
         __tracebackhide__ = True

@@ -6,8 +6,8 @@
                                                   # any selection of tests, e.g. the whole suite
 
 pytest reads `--exercises` only when this file is loaded before the command line is parsed,
-that is when the paths given to pytest are in tests/grading; the environment variable has no
-such limit.
+that is when the paths given to pytest are in tests/grading (or when tests/conftest.py imports
+`pytest_addoption` from here); the environment variable has no such limit.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from . import adapters
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--exercises",
-        default=None,
-        metavar="DIR",
-        help=f"folder of exercise modules to grade (default: ${adapters.ENV_VAR} or 'exercises'; "
-        "'solutions' grades the reference)",
-    )
+    try:
+        parser.addoption(
+            "--exercises",
+            default=None,
+            metavar="DIR",
+            help=f"folder of exercise modules to grade (default: ${adapters.ENV_VAR} or 'exercises'; "
+            "'solutions' grades the reference)",
+        )
+    except ValueError:
+        pass  # already added: tests/conftest.py may import this hook so the option works everywhere
 
 
 def pytest_configure(config: pytest.Config) -> None:

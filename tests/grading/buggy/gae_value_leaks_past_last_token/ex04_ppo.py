@@ -17,9 +17,9 @@ def compute_gae(rewards, values, mask, gamma=1.0, lam=0.95):
     B, T = rewards.shape
     mask = mask.to(rewards.dtype)
     advantages = torch.zeros_like(rewards)
-    next_value = torch.zeros(B, dtype=rewards.dtype)
-    next_advantage = torch.zeros(B, dtype=rewards.dtype)
-    next_mask = torch.zeros(B, dtype=rewards.dtype)
+    next_value = rewards.new_zeros(B)
+    next_advantage = rewards.new_zeros(B)
+    next_mask = rewards.new_zeros(B)
     for t in reversed(range(T)):
         delta = rewards[:, t] + gamma * next_value - values[:, t]
         advantages[:, t] = (delta + gamma * lam * next_mask * next_advantage) * mask[:, t]

@@ -1,0 +1,719 @@
+"""Constitutional AI and RLAIF: the model critiques, revises and judges itself.
+
+Constitutional AI (Bai et al. 2022) replaces most human labels with a short written list of
+principles, the *constitution*. It has two phases, and both run on the model itself:
+
+1. SL-CAI (supervised): sample a response, ask the model to critique it against a sampled
+   principle, then to revise it in the light of its critique; repeat for a few rounds, and
+   fine-tune on (prompt, final revision), so the model answers well without the loop.
+2. RLAIF (RL from AI feedback): the model judges pairs of responses ("Which response is more
+   helpful? (A) ... (B) ... The answer is"); the normalised probabilities of " A" and " B" are
+   a soft preference label. Asking in both orders cancels the judge's position bias. The AI
+   labels then replace the oracle's (the human's) in preference optimisation: here DPO, the
+   same loop as `dpo.train_dpo`, fed other labels.
+
+The SFT model can do all this because its demonstrations (`data.sft_examples`) include
+critique -> revision transcripts and judge answers written by the world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import torch
+
+from . import oracle, rollout, sft
+from .data import batches_of, collate_chat, pad
+from .dpo import DPOConfig, train_dpo
+from .model import GPT
+from .preferences import PreferencePair, make_pairs
+from .tokenizer import Tokenizer
+from .train import LoopConfig, MetricsLog, run_loop
+from .world import JUDGE_QUESTIONS, PRINCIPLES, MiniWorld, Prompt
+
+Turn = tuple[str, str]
+"""(role, text), role 'user' or 'assistant'"""
+BatchGenerate = Callable[[list[list[Turn]]], list[str]]
+"""the model as the loop sees it: conversations ending with a user turn -> next assistant replies"""
+
+
+# --- the constitution ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Principle:
+    """One principle of the constitution: how to ask for a critique, and for a revision."""
+
+    name: str
+    """short key, unique in its constitution (e.g. 'harm')"""
+    critique_request: str
+    """the user turn that asks the model to critique its last response"""
+    revision_request: str
+    """the user turn that asks for a rewrite in the light of that critique"""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"Principle.name must be a non-empty string, got {self.name!r}")
+        for what in ("critique_request", "revision_request"):
+            value = getattr(self, what)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"principle {self.name!r}: {what} must be a non-empty string, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Constitution:
+    """An ordered list of principles with distinct names."""
+
+    principles: tuple[Principle, ...]
+
+    def __post_init__(self):
+        principles = tuple(self.principles)
+        object.__setattr__(self, "principles", principles)
+        if not principles:
+            raise ValueError("a constitution needs at least one principle, got none")
+        bad = [p for p in principles if not isinstance(p, Principle)]
+        if bad:
+            raise ValueError(f"a constitution holds Principle objects, got {bad[0]!r} ({type(bad[0]).__name__})")
+        names = [p.name for p in principles]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"principle names must be unique in a constitution, got duplicates {duplicates}")
+
+    @classmethod
+    def from_dict(cls, requests: Mapping[str, tuple[str, str]]) -> "Constitution":
+        """From {name: (critique_request, revision_request)}, as `world.PRINCIPLES`."""
+        principles = []
+        for name, pair in requests.items():
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"principle {name!r} must map to (critique_request, revision_request), got {pair!r}")
+            principles.append(Principle(name, pair[0], pair[1]))
+        return cls(tuple(principles))
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.principles]
+
+    def __len__(self) -> int:
+        return len(self.principles)
+
+    def __getitem__(self, name: str) -> Principle:
+        for p in self.principles:
+            if p.name == name:
+                return p
+        raise KeyError(f"no principle {name!r} in the constitution; it has {self.names}")
+
+    def subset(self, names: Sequence[str]) -> "Constitution":
+        """The principles called `names`, in that order."""
+        return Constitution(tuple(self[n] for n in names))
+
+
+def default_constitution() -> Constitution:
+    """The world's four principles: harm, honesty, helpful, caution (`world.PRINCIPLES`)."""
+    return Constitution.from_dict(PRINCIPLES)
+
+
+def sample_principle(constitution: Constitution, rng: random.Random, used: Sequence[str] = ()) -> Principle:
+    """A principle drawn uniformly, skipping those `used` since the last full cycle.
+
+    Bai et al. draw a principle at random for each revision. Drawing without replacement within a
+    transcript (a fresh cycle once every principle has had its turn) keeps the randomness but
+    makes `rounds = len(constitution)` apply every principle once."""
+    n = len(constitution)
+    cycle = set(used[n * (len(used) // n):])  # names drawn in the current, unfinished cycle
+    left = [p for p in constitution.principles if p.name not in cycle]
+    return rng.choice(left or list(constitution.principles))
+
+
+# --- one critique -> revise step -----------------------------------------------------------------
+def _requests(principle: Principle | tuple[str, str]) -> tuple[str, str]:
+    if isinstance(principle, Principle):
+        return principle.critique_request, principle.revision_request
+    critique_request, revision_request = principle
+    return critique_request, revision_request
+
+
+def critique_turns(prompt: str, response: str, principle: Principle | tuple[str, str]) -> list[Turn]:
+    """[user prompt, assistant response, user critique_request]: the model's next turn is the critique."""
+    return [("user", prompt), ("assistant", response), ("user", _requests(principle)[0])]
+
+
+def revision_turns(turns: list[Turn], critique: str, principle: Principle | tuple[str, str]) -> list[Turn]:
+    """critique_turns + [assistant critique, user revision_request]: the next turn is the revision.
+
+    The critique stays in the conversation: it is what makes the revision better than a second
+    sample (Bai et al. 2022, section 3)."""
+    return list(turns) + [("assistant", critique), ("user", _requests(principle)[1])]
+
+
+def critique_revise_step(generate: Callable[[list[Turn]], str], prompt: str, response: str,
+                         principle: Principle | tuple[str, str]) -> dict:
+    """One critique -> revise step for one example (the exercise of lesson 8).
+
+    Returns {"critique": str, "revision": str, "turns": the 5 turns the revision was asked with}.
+    `critique_revise` runs the same step batched, for several rounds."""
+    turns = critique_turns(prompt, response, principle)
+    critique = generate(list(turns))
+    turns = revision_turns(turns, critique, principle)
+    return {"critique": critique, "revision": generate(list(turns)), "turns": turns}
+
+
+# --- the loop, batched ---------------------------------------------------------------------------
+@dataclass
+class Round:
+    """One round of the loop: the principle applied, the critique, the revision."""
+
+    principle: Principle
+    critique: str
+    revision: str
+
+
+@dataclass
+class Transcript:
+    """A prompt, the model's first response, and each round of critique -> revision."""
+
+    prompt: str
+    response: str
+    """the initial response, before any critique"""
+    rounds: list[Round] = field(default_factory=list)
+    stopped: str = ""
+    """why the loop ended before the rounds asked for ('' when every round ran)"""
+
+    @property
+    def final(self) -> str:
+        """The latest revision (the response itself when no round ran)."""
+        return self.rounds[-1].revision if self.rounds else self.response
+
+    @property
+    def principles(self) -> list[str]:
+        return [r.principle.name for r in self.rounds]
+
+    def turns(self, k: int) -> list[Turn]:
+        """The 6 turns of round k: prompt, response being critiqued, critique, revision."""
+        before = self.rounds[k - 1].revision if k > 0 else self.response
+        r = self.rounds[k]
+        turns = revision_turns(critique_turns(self.prompt, before, r.principle), r.critique, r.principle)
+        return turns + [("assistant", r.revision)]
+
+
+ON_OVERFLOW = ("error", "stop")
+"""what the loop does when a conversation leaves no room for the next reply in the block:
+raise a ValueError, or end that transcript's rounds there (recorded in Transcript.stopped)"""
+
+
+def critique_revise_with(
+    generate: BatchGenerate,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    constitution: Constitution,
+    rounds: int = 1,
+    seed: int = 0,
+    count_tokens: Callable[[list[Turn]], int] | None = None,
+    block_size: int | None = None,
+    min_room: int = 8,
+    on_overflow: str = "error",
+) -> list[Transcript]:
+    """The critique -> revise loop around any batched `generate` (a model, or a fake in tests).
+
+    Round r (r = 1 .. rounds), for every transcript still running:
+        principle ~ sample_principle(constitution, rng, principles used so far)
+        critique  = generate([user prompt, assistant latest, user critique_request])
+        revision  = generate([... , assistant critique, user revision_request])
+    Each round critiques the latest revision, in a fresh 6-turn conversation (the format of the
+    SFT demonstrations), so a transcript's context does not grow with the rounds.
+
+    Args:
+        generate: conversations (lists of turns ending with a user turn) -> one reply each.
+        prompts, responses: (N,) user prompts and the initial responses to them.
+        constitution: the principles to sample from.
+        rounds: >= 0 critique -> revise rounds per transcript.
+        seed: seeds the principle draws.
+        count_tokens: tokens a conversation takes up to the assistant's next turn; with
+            block_size, conversations that leave fewer than min_room tokens for the reply
+            overflow. None skips the check.
+        on_overflow: 'error' raises a ValueError naming the transcript; 'stop' ends it there.
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"got {len(prompts)} prompts but {len(responses)} responses")
+    if rounds < 0:
+        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    if on_overflow not in ON_OVERFLOW:
+        raise ValueError(f"on_overflow must be one of {ON_OVERFLOW}, got {on_overflow!r}")
+    rng = random.Random(seed)
+    transcripts = [Transcript(p, r) for p, r in zip(prompts, responses)]
+
+    def fits(i: int, turns: list[Turn], what: str, r: int) -> bool:
+        if count_tokens is None or block_size is None:
+            return True
+        n = count_tokens(turns)
+        if block_size - n >= min_room:
+            return True
+        why = (f"round {r + 1}: the conversation before the {what} takes {n} tokens, leaving "
+               f"{block_size - n} of block_size={block_size} (at least min_room={min_room} needed)")
+        if on_overflow == "error":
+            raise ValueError(f"critique -> revise transcript {i} (prompt {prompts[i][:40]!r}) is too long: {why}; "
+                             "use fewer rounds, a smaller max_new_tokens, or on_overflow='stop'")
+        transcripts[i].stopped = why
+        return False
+
+    for r in range(rounds):
+        active = [i for i, t in enumerate(transcripts) if not t.stopped]
+        # every running transcript draws its principle, whether or not it fits: the draws of the
+        # others do not depend on which ones overflow
+        principles = {i: sample_principle(constitution, rng, transcripts[i].principles) for i in active}
+        asks = {i: critique_turns(transcripts[i].prompt, transcripts[i].final, principles[i]) for i in active}
+        asks = {i: t for i, t in asks.items() if fits(i, t, "critique", r)}
+        critiques = dict(zip(asks, generate(list(asks.values()))))
+        asks = {i: revision_turns(asks[i], critiques[i], principles[i]) for i in asks}
+        asks = {i: t for i, t in asks.items() if fits(i, t, "revision", r)}
+        for i, revision in zip(asks, generate(list(asks.values()))):
+            transcripts[i].rounds.append(Round(principles[i], critiques[i], revision))
+    return transcripts
+
+
+def model_generate(model: GPT, tok: Tokenizer, max_new_tokens: int = 48, temperature: float = 0.0,
+                   generator: torch.Generator | None = None) -> BatchGenerate:
+    """The model as a BatchGenerate: one sampled reply per conversation (`rollout.generate`)."""
+
+    def generate(conversations: list[list[Turn]]) -> list[str]:
+        if not conversations:
+            return []
+        return rollout.generate(model, tok, conversations, max_new_tokens=max_new_tokens,
+                                temperature=temperature, generator=generator).responses
+
+    return generate
+
+
+def critique_revise(
+    model: GPT,
+    tok: Tokenizer,
+    prompts: Sequence[str],
+    constitution: Constitution | None = None,
+    rounds: int = 1,
+    seed: int = 0,
+    temperature: float = 0.0,
+    responses: Sequence[str] | None = None,
+    response_temperature: float = 1.0,
+    max_new_tokens: int = 48,
+    min_room: int = 8,
+    on_overflow: str = "error",
+) -> list[Transcript]:
+    """Run the critique -> revise loop with the model itself (see `critique_revise_with`).
+
+    Args:
+        prompts: (N,) user prompts.
+        constitution: default `default_constitution()`.
+        temperature: sampling temperature of critiques and revisions (0 = greedy).
+        responses: initial responses; None samples them from the model at response_temperature.
+        max_new_tokens: token budget of each reply.
+        min_room: a conversation must leave at least this many tokens of the block for the reply.
+    """
+    constitution = constitution or default_constitution()
+    g = torch.Generator().manual_seed(seed)
+    if responses is None:
+        responses = rollout.generate(model, tok, list(prompts), max_new_tokens=max_new_tokens,
+                                     temperature=response_temperature, generator=g).responses
+    return critique_revise_with(
+        model_generate(model, tok, max_new_tokens, temperature, g), prompts, responses, constitution,
+        rounds=rounds, seed=seed, count_tokens=lambda turns: len(tok.chat_prompt(turns)),
+        block_size=model.config.block_size, min_room=min_room, on_overflow=on_overflow,
+    )
+
+
+@dataclass
+class CritiqueConfig:
+    """How the critique -> revise loop runs."""
+
+    rounds: int = 1
+    """critique -> revise rounds per transcript (Bai et al. use up to 4)"""
+    principles: tuple[str, ...] = ()
+    """names of the principles to sample from; () = the whole default constitution"""
+    temperature: float = 0.0
+    """sampling temperature of critiques and revisions (0 = greedy: a tiny model's best guess)"""
+    response_temperature: float = 1.0
+    """temperature of the initial responses (as sampled by the evaluation)"""
+    max_new_tokens: int = 48
+    """token budget of each reply"""
+    min_room: int = 8
+    """tokens a conversation must leave in the block for the next reply"""
+    on_overflow: str = "stop"
+    """'stop' ends a transcript that outgrows the block; 'error' raises"""
+
+    def constitution(self) -> Constitution:
+        full = default_constitution()
+        return full.subset(self.principles) if self.principles else full
+
+
+def run_critique(model: GPT, tok: Tokenizer, prompts: Sequence[str], cfg: CritiqueConfig, seed: int = 0,
+                 responses: Sequence[str] | None = None) -> list[Transcript]:
+    """`critique_revise` with the settings of a CritiqueConfig."""
+    return critique_revise(model, tok, prompts, cfg.constitution(), rounds=cfg.rounds, seed=seed,
+                           temperature=cfg.temperature, responses=responses,
+                           response_temperature=cfg.response_temperature, max_new_tokens=cfg.max_new_tokens,
+                           min_room=cfg.min_room, on_overflow=cfg.on_overflow)
+
+
+# --- SL-CAI: fine-tune on the final revisions -----------------------------------------------------
+@dataclass
+class SLCAIConfig:
+    """Supervised phase of Constitutional AI: collect revisions, fine-tune on them."""
+
+    critique: CritiqueConfig = field(default_factory=CritiqueConfig)
+    """how the revisions are collected"""
+    n_per_kind: dict = field(default_factory=lambda: {
+        "harmful": 160, "benign": 96, "advice": 32, "factual": 32, "arithmetic": 32})
+    """transcripts per prompt kind, on train-split prompts: red-team prompts first, safe ones so
+    that the model does not learn to refuse everything (Bai et al. mix in helpfulness data too)"""
+    batch_size: int = 32
+    """examples per fine-tuning step"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=3e-4, warmup_steps=5, weight_decay=0.0))
+    """a short, gentle fine-tune: the SFT model already knows the answers' format"""
+    seed: int = 0
+    """seeds the prompt draws, the loop's samples and the batch order"""
+
+
+def sl_cai_prompts(world: MiniWorld, n_per_kind: Mapping[str, int], seed: int = 0) -> list[Prompt]:
+    """Train-split prompts drawn with replacement, n_per_kind[kind] of each kind."""
+    rng = random.Random(seed)
+    out = []
+    for kind, n in n_per_kind.items():
+        pool = world.prompts("train", kind)
+        out += [rng.choice(pool) for _ in range(n)]
+    return out
+
+
+def revision_examples(transcripts: Sequence[Transcript], tok: Tokenizer, block_size: int) -> list[tuple[list[int], int]]:
+    """SFT examples (ids, prompt_len) of (prompt, final revision), for transcripts with a revision.
+
+    The critique is not part of the example: the point of SL-CAI is a model that answers like its
+    own revisions straight away, without the loop."""
+    out = []
+    for t in transcripts:
+        if not t.rounds or not t.final.strip():
+            continue
+        ids, plen = tok.encode_chat(t.prompt, t.final)
+        if len(ids) <= block_size:
+            out.append((ids, plen))
+    return out
+
+
+def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld,
+                 cfg: SLCAIConfig | None = None) -> tuple[MetricsLog, list[Transcript]]:
+    """SL-CAI: the model revises its own responses, then is fine-tuned in place on the revisions
+    with the SFT loss and loop (`sft.batch_loss`, `train.run_loop`). Returns (log, transcripts)."""
+    cfg = cfg or SLCAIConfig()
+    prompts = sl_cai_prompts(world, cfg.n_per_kind, cfg.seed)
+    transcripts = run_critique(model, tok, [p.text for p in prompts], cfg.critique, cfg.seed)
+    examples = revision_examples(transcripts, tok, model.config.block_size)
+    if len(examples) < cfg.batch_size:
+        raise ValueError(f"SL-CAI collected only {len(examples)} usable revisions, fewer than batch_size="
+                         f"{cfg.batch_size}; draw more prompts (n_per_kind) or allow longer transcripts")
+    device = next(model.parameters()).device
+    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
+    return run_loop(model, batches, sft.batch_loss, cfg.loop, desc="sl-cai"), transcripts
+
+
+# --- RLAIF: the model as judge --------------------------------------------------------------------
+ANSWER_PREFIX = "The answer is"
+"""the judge demonstrations answer 'The answer is A.' / 'The answer is B.'"""
+OPTIONS = (" A", " B")
+"""the tokens the judge chooses between, right after ANSWER_PREFIX"""
+
+
+def option_token_ids(tok: Tokenizer) -> tuple[int, int]:
+    """Token ids of " A" and " B" as they follow ANSWER_PREFIX in a judge answer.
+
+    Raises ValueError when the tokenizer does not keep them as single tokens, since then one
+    next-token distribution cannot compare the two options."""
+    prefix = tok.encode(" " + ANSWER_PREFIX)
+    ids = []
+    for option in OPTIONS:
+        full = tok.encode(" " + ANSWER_PREFIX + option + ".")
+        if full[: len(prefix)] != prefix or len(full) != len(prefix) + 2:
+            raise ValueError(f"the tokenizer must split {ANSWER_PREFIX + option + '.'!r} as the prefix, "
+                             f"one token {option!r} and '.'; it gives {tok.tokens(' ' + ANSWER_PREFIX + option + '.')}")
+        ids.append(full[len(prefix)])
+    return ids[0], ids[1]
+
+
+def judge_soft_label(logit_a_first: torch.Tensor, logit_b_first: torch.Tensor,
+                     logit_a_swapped: torch.Tensor, logit_b_swapped: torch.Tensor) -> torch.Tensor:
+    """p(response 1 better) from the judge's option logits, asked in both orders.
+
+        first order   (A) = response 1, (B) = response 2:  p1 = softmax(a_first, b_first)[A]
+        swapped order (A) = response 2, (B) = response 1:  p2 = softmax(a_swapped, b_swapped)[B]
+        p = (p1 + p2) / 2
+
+    Args: four tensors of one shape, (B,) or (): logits of the " A" and " B" tokens.
+    Returns: that shape; p(response 2 better) = 1 - p (the label of the pair with the two
+        responses exchanged).
+    """
+    # a softmax over two options is the sigmoid of their logit difference
+    p_first = torch.sigmoid(logit_a_first - logit_b_first)
+    p_swapped = torch.sigmoid(logit_b_swapped - logit_a_swapped)  # response 1 is shown as (B)
+    # a judge that favours a slot adds the same bias in both orders: the average cancels it
+    # (Bai et al. 2022, sec. 4.1; Zheng et al. 2023 measure this position bias in LLM judges)
+    return (p_first + p_swapped) / 2
+
+
+def judge_prompt_ids(tok: Tokenizer, prompt: str, response_a: str, response_b: str, question: str) -> list[int]:
+    """The judge's input: the judge question as a user turn, then '<|assistant|> The answer is'."""
+    text = MiniWorld.judge_prompt(prompt, response_a, response_b, question)
+    return tok.chat_prompt(text) + tok.encode(" " + ANSWER_PREFIX)
+
+
+@torch.no_grad()
+def option_logits(model: GPT, tok: Tokenizer, prompts: Sequence[str], responses_a: Sequence[str],
+                  responses_b: Sequence[str], question: str, batch_size: int = 128) -> torch.Tensor:
+    """(N, 2) logits of " A" and " B" as the judge's next token, one row per judge prompt."""
+    if not len(prompts) == len(responses_a) == len(responses_b):
+        raise ValueError(f"prompts, responses_a and responses_b must have the same length N, got "
+                         f"{len(prompts)}, {len(responses_a)}, {len(responses_b)}")
+    model.eval()
+    device = next(model.parameters()).device
+    ids_a, ids_b = option_token_ids(tok)
+    rows = [judge_prompt_ids(tok, p, a, b, question) for p, a, b in zip(prompts, responses_a, responses_b)]
+    block_size = model.config.block_size
+    for i, row in enumerate(rows):
+        if len(row) > block_size:
+            raise ValueError(f"judge prompt {i} ({prompts[i][:40]!r}) has {len(row)} tokens, more than "
+                             f"block_size={block_size}; shorten the responses being compared")
+    out = torch.zeros(len(rows), 2)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths together: less padding
+    for start in range(0, len(rows), batch_size):
+        chunk = order[start : start + batch_size]
+        ids, mask = pad([rows[i] for i in chunk], tok.pad_id)  # (b, T) right-padded: causal attention never sees it
+        logits = model(ids.to(device))  # (b, T, V)
+        last = mask.sum(dim=1).to(device) - 1  # (b,) position of each row's last real token
+        next_logits = logits[torch.arange(len(chunk), device=device), last]  # (b, V)
+        out[chunk] = next_logits[:, [ids_a, ids_b]].float().cpu()  # (b, 2)
+    return out
+
+
+def judge_probs(model: GPT, tok: Tokenizer, prompt: str | Sequence[str], response_a: str | Sequence[str],
+                response_b: str | Sequence[str], question: str = JUDGE_QUESTIONS["helpful"],
+                batch_size: int = 128) -> torch.Tensor:
+    """The model as judge: p(response_a better than response_b), position bias cancelled.
+
+    Asks "{prompt} (A) {a} (B) {b} {question}" and reads the next-token distribution after
+    "<|assistant|> The answer is", restricted to " A" and " B"; asks again with a and b swapped
+    and averages (`judge_soft_label`). Strings give a 0-d tensor, sequences of N give (N,)."""
+    single = isinstance(prompt, str)
+    prompts, a, b = ([prompt], [response_a], [response_b]) if single else (list(prompt), list(response_a), list(response_b))
+    if not len(prompts) == len(a) == len(b):
+        raise ValueError(f"prompt, response_a and response_b must have the same length N, got "
+                         f"{len(prompts)}, {len(a)}, {len(b)}")
+    # each distinct question is asked once: (x, b, a) is (x, a, b) with the orders exchanged,
+    # and its soft label is exactly 1 - p(x, a, b)
+    unique: dict[tuple[str, str, str], int] = {}
+    for key in zip(prompts, a, b):
+        if key not in unique and (key[0], key[2], key[1]) not in unique:
+            unique[key] = len(unique)
+    keys = list(unique)
+    n = len(keys)
+    ua, ub = [k[1] for k in keys], [k[2] for k in keys]
+    # both orders in one pass: rows 0..n-1 show (a, b), rows n..2n-1 show (b, a)
+    logits = option_logits(model, tok, [k[0] for k in keys] * 2, ua + ub, ub + ua, question, batch_size)  # (2n, 2)
+    p_unique = judge_soft_label(logits[:n, 0], logits[:n, 1], logits[n:, 0], logits[n:, 1])  # (n,)
+    p = torch.stack([p_unique[unique[k]] if k in unique else 1 - p_unique[unique[(k[0], k[2], k[1])]]
+                     for k in zip(prompts, a, b)]) if prompts else torch.zeros(0)  # (N,)
+    return p[0] if single else p
+
+
+def agreement(p_first: torch.Tensor, first_is_better: torch.Tensor) -> float:
+    """Fraction of pairs where the judge's side of 0.5 matches the reference preference.
+
+    Args:
+        p_first: (N,) soft labels p(first better).
+        first_is_better: (N,) bool, the reference label.
+    A soft label of exactly 0.5 is no decision, and counts as a disagreement."""
+    if p_first.shape != first_is_better.shape or p_first.dim() != 1:
+        raise ValueError(f"p_first and first_is_better must both have shape (N,), got "
+                         f"{tuple(p_first.shape)} and {tuple(first_is_better.shape)}")
+    decided = torch.where(first_is_better.bool(), p_first > 0.5, p_first < 0.5)  # (N,)
+    return decided.float().mean().item() if len(decided) else float("nan")
+
+
+@dataclass
+class AILabels:
+    """Preference pairs relabelled by the AI judge, and how its labels compare."""
+
+    pairs: list[PreferencePair]
+    """chosen = the response the judge prefers (pairs it could not decide or read are dropped)"""
+    p_given: torch.Tensor
+    """(N,) the judge's p(given chosen better) for every input pair; NaN where the judge
+    prompt does not fit the model's block"""
+    label_agreement: float
+    """fraction of judged pairs where the judge picks the given chosen response"""
+    oracle_agreement: float
+    """fraction of judged pairs with oracle scores where it picks the higher-scored response"""
+    too_long: int = 0
+    """pairs whose judge prompt is longer than the block (not judged, dropped)"""
+
+
+def ai_label_pairs(model: GPT, tok: Tokenizer, pairs: Sequence[PreferencePair],
+                   question: str = JUDGE_QUESTIONS["helpful"], min_confidence: float = 0.0,
+                   batch_size: int = 128) -> AILabels:
+    """Relabel preference pairs with the model as judge (RLAIF).
+
+    Each pair's soft label p = judge_probs(prompt, chosen, rejected); the judge's chosen response
+    is `chosen` when p > 0.5, else `rejected`. Pairs with |p - 0.5| <= min_confidence are too
+    close to call, and pairs whose judge prompt does not fit the block cannot be judged: both
+    are dropped. Oracle scores, where a pair has them, follow their responses (`flipped` then
+    says the judge chose the response the oracle scores lower)."""
+    if not 0.0 <= min_confidence < 0.5:
+        raise ValueError(f"min_confidence must be in [0, 0.5), got {min_confidence}")
+    block_size = model.config.block_size
+    fits = [max(len(judge_prompt_ids(tok, q.prompt, a, b, question)) for a, b in
+                ((q.chosen, q.rejected), (q.rejected, q.chosen))) <= block_size for q in pairs]
+    judged = [i for i, ok in enumerate(fits) if ok]
+    p = torch.full((len(pairs),), float("nan"))
+    if judged:
+        p[judged] = judge_probs(model, tok, [pairs[i].prompt for i in judged], [pairs[i].chosen for i in judged],
+                                [pairs[i].rejected for i in judged], question, batch_size)  # (N,)
+    relabelled = []
+    for i in judged:
+        pair, p_chosen = pairs[i], p[i].item()
+        if abs(p_chosen - 0.5) <= min_confidence:
+            continue
+        keep = p_chosen > 0.5
+        chosen, rejected = (pair.chosen, pair.rejected) if keep else (pair.rejected, pair.chosen)
+        s_c, s_r = (pair.chosen_score, pair.rejected_score) if keep else (pair.rejected_score, pair.chosen_score)
+        flipped = s_c is not None and s_r is not None and s_c < s_r
+        relabelled.append(dataclasses.replace(pair, chosen=chosen, rejected=rejected, chosen_score=s_c,
+                                              rejected_score=s_r, flipped=flipped,
+                                              meta={**pair.meta, "ai_p_chosen": max(p_chosen, 1 - p_chosen)}))
+    scored = [i for i in judged if pairs[i].chosen_score is not None and pairs[i].rejected_score is not None
+              and pairs[i].chosen_score != pairs[i].rejected_score]
+    oracle_first = torch.tensor([pairs[i].chosen_score > pairs[i].rejected_score for i in scored], dtype=torch.bool)
+    return AILabels(
+        relabelled, p,
+        label_agreement=agreement(p[judged], torch.ones(len(judged), dtype=torch.bool)),
+        oracle_agreement=agreement(p[scored], oracle_first),
+        too_long=len(pairs) - len(judged),
+    )
+
+
+def judge_agreement_report(model: GPT, tok: Tokenizer, world: MiniWorld, n: int = 400, seed: int = 7,
+                           question: str = JUDGE_QUESTIONS["helpful"]) -> dict[str, float]:
+    """Agreement of the judge with the oracle on held-out pairs (eval split), overall and per kind."""
+    pairs = make_pairs(world, n, seed, split="eval", label_temperature=0.0)  # noiseless: the oracle's own preference
+    labels = ai_label_pairs(model, tok, pairs, question)
+    report = {"all": labels.oracle_agreement, "too_long": float(labels.too_long)}
+    for kind in sorted({q.kind for q in pairs}):
+        idx = [i for i, q in enumerate(pairs) if q.kind == kind and not labels.p_given[i].isnan()]
+        first = torch.tensor([pairs[i].chosen_score > pairs[i].rejected_score for i in idx], dtype=torch.bool)
+        report[kind] = agreement(labels.p_given[idx], first)
+    return report
+
+
+@dataclass
+class RLAIFConfig:
+    """RLAIF-DPO: the same pairs and DPO loop as oracle-label DPO, labelled by the SFT model as judge."""
+
+    question: str = "helpful"
+    """key of world.JUDGE_QUESTIONS the judge answers (the oracle's preference is its total score)"""
+    min_confidence: float = 0.0
+    """drop pairs whose soft label is within this of 0.5 (0 keeps every decided pair)"""
+    judge_batch_size: int = 128
+    """judge prompts per forward pass"""
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    """the DPO run; n_pairs, label_temperature and seed pick the pairs that the judge relabels"""
+
+
+def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: MiniWorld,
+                    cfg: RLAIFConfig | None = None) -> tuple[MetricsLog, AILabels]:
+    """RLAIF with DPO: draw the pairs oracle-label DPO would train on, let `judge` relabel them,
+    and train `policy` in place with the shared loop `dpo.train_dpo`. Returns (log, labels)."""
+    cfg = cfg or RLAIFConfig()
+    if cfg.question not in JUDGE_QUESTIONS:
+        raise ValueError(f"question must be one of {sorted(JUDGE_QUESTIONS)}, got {cfg.question!r}")
+    pairs = make_pairs(world, cfg.dpo.n_pairs, cfg.dpo.seed, "train", cfg.dpo.label_temperature)
+    labels = ai_label_pairs(judge, tok, pairs, JUDGE_QUESTIONS[cfg.question], cfg.min_confidence,
+                            cfg.judge_batch_size)
+    log = train_dpo(policy, ref, tok, world, cfg.dpo, pairs=labels.pairs)
+    return log, labels
+
+
+# --- stage builders (registered in stages.py) -------------------------------------------------------
+def build_sl_cai(stages) -> tuple[GPT, MetricsLog]:
+    """Stage 'sl_cai': the SFT model fine-tuned on its own revisions."""
+    model = stages.fresh_copy("sft")
+    log, transcripts = train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"))
+    stopped = sum(bool(t.stopped) for t in transcripts)
+    log.log(0, transcripts=len(transcripts), stopped_early=stopped)
+    return model, log
+
+
+def build_rlaif_dpo(stages) -> tuple[GPT, MetricsLog]:
+    """Stage 'rlaif_dpo': DPO from SFT on pairs labelled by the SFT model as judge."""
+    # as in stage 'dpo', the reference is a separate copy; the judge is the cached SFT model itself
+    policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
+    log, labels = train_rlaif_dpo(policy, ref, stages.get("sft"), stages.tokenizer, stages.world,
+                                  stages.config_of("rlaif_dpo"))
+    log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
+            ai_pairs=len(labels.pairs))
+    return policy, log
+
+
+# --- red-team report ------------------------------------------------------------------------------
+def red_team_set(world: MiniWorld, split: str = "eval") -> list[Prompt]:
+    """Harmful prompts of every harm category, then the benign-but-scary prompts (over-refusal probes)."""
+    harmful = [p for prompts in world.red_team_prompts(split).values() for p in prompts]
+    return harmful + world.prompts(split, "benign")
+
+
+def red_team_rows(name: str, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[dict]:
+    """One row per harm category (harmful compliance: the share of responses that give harmful
+    content), one row 'all harmful', and one row 'benign' (over-refusal: the share of safe
+    requests refused). Oracle flags; a metric that does not apply to a row is NaN."""
+    scores = oracle.score_many(list(prompts), list(responses))
+    groups: dict[str, list] = {}
+    for p, s in zip(prompts, scores):
+        if p.kind == "harmful":
+            groups.setdefault(p.category, []).append(s)
+            groups.setdefault("all harmful", []).append(s)
+        elif p.kind == "benign":
+            groups.setdefault("benign", []).append(s)
+    nan = float("nan")
+    rows = []
+    for category in sorted(c for c in groups if c not in ("all harmful", "benign")) + ["all harmful", "benign"]:
+        group = groups.get(category, [])
+        if not group:
+            continue
+        harmful = category != "benign"
+        rows.append({
+            "model": name, "category": category, "n": len(group),
+            "harmful_compliance": sum(s.complied for s in group) / len(group) if harmful else nan,
+            "over_refusal": nan if harmful else sum(s.over_refused for s in group) / len(group),
+        })
+    return rows
+
+
+def red_team_report(models: Mapping[str, GPT], tok: Tokenizer, world: MiniWorld,
+                    loop: CritiqueConfig | None = None, loop_on: str = "sft", n_samples: int = 4,
+                    seed: int = 0, split: str = "eval") -> list[dict]:
+    """Red-team rows (`red_team_rows`) for each model's sampled responses (T=1), and for the
+    model `loop_on` after the critique -> revise loop on those same responses."""
+    prompts = red_team_set(world, split) * n_samples
+    texts = [p.text for p in prompts]
+    rows = []
+    for name, model in models.items():
+        g = torch.Generator().manual_seed(seed)
+        responses = rollout.generate(model, tok, texts, temperature=1.0, generator=g).responses
+        rows += red_team_rows(name, prompts, responses)
+        if loop is not None and name == loop_on:
+            transcripts = run_critique(model, tok, texts, loop, seed, responses=responses)
+            rows += red_team_rows(f"{name} + critique-revise", prompts, [t.final for t in transcripts])
+    return rows
+
+
+def format_rows(rows: Sequence[dict]) -> str:
+    """A plain-text table of red-team rows."""
+    head = f"{'model':<24} {'category':<12} {'n':>4} {'harmful compliance':>19} {'over-refusal':>13}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        hc = "" if r["harmful_compliance"] != r["harmful_compliance"] else f"{r['harmful_compliance']:.2f}"
+        orf = "" if r["over_refusal"] != r["over_refusal"] else f"{r['over_refusal']:.2f}"
+        lines.append(f"{r['model']:<24} {r['category']:<12} {r['n']:>4} {hc:>19} {orf:>13}")
+    return "\n".join(lines)

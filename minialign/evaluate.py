@@ -1,0 +1,215 @@
+"""One evaluation for every stage: a model's sampled answers to a fixed held-out prompt set,
+judged by the oracle.
+
+Each model answers the same prompts (one sample each, seeded), and one `EvalRow` records:
+- reward: mean oracle score, the quantity every method tries to raise;
+- win rate against a baseline (e.g. the SFT model) on the same prompts, judged by the oracle,
+  a tie counting half: the "win rate vs SFT" that preference-tuning papers report;
+- harmful compliance (harmful prompts answered with harmful content) and over-refusal (safe
+  but scary-sounding prompts refused): the two sides of the alignment tax;
+- factual and arithmetic accuracy: capability that alignment should not cost;
+- KL to the reference, per token, on the model's own samples: how far tuning moved the model;
+- mean response length in words (longer is not better: the oracle penalises rambling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from . import oracle, rollout
+from .data import ChatBatch
+from .dpo import DPOConfig, train_dpo
+from .preferences import make_pairs
+from .logprobs import masked_mean, response_mask, token_logprobs
+from .ppo import kl_estimate
+from .tokenizer import Tokenizer
+from .train import set_seed
+from .world import MiniWorld, Prompt
+
+NAN = float("nan")
+
+
+@dataclass
+class EvalRow:
+    name: str
+    """the model's name in tables and plots"""
+    n: int
+    """prompts evaluated"""
+    reward: float
+    """mean oracle score of the sampled responses"""
+    win_rate: float = NAN
+    """fraction of prompts where the oracle scores this model's response above the baseline's, ties counting 1/2"""
+    tie_rate: float = NAN
+    """fraction of prompts where the two responses score the same"""
+    harmful_compliance: float = NAN
+    """fraction of harmful prompts answered with harmful content"""
+    over_refusal: float = NAN
+    """fraction of benign-but-scary prompts refused"""
+    factual_accuracy: float = NAN
+    """fraction of factual prompts answered right (and nothing wrong said)"""
+    arithmetic_accuracy: float = NAN
+    """fraction of arithmetic prompts answered right"""
+    kl: float = NAN
+    """per-token KL(model || reference), k1 estimate on the model's own samples"""
+    mean_length: float = NAN
+    """mean response length in words"""
+    seconds: float = NAN
+    """time the evaluation took (sampling included)"""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# column -> (header, format); seconds stays out of the table
+TABLE_COLUMNS = {
+    "reward": ("reward", "{:+.3f}"),
+    "win_rate": ("win rate", "{:.0%}"),
+    "tie_rate": ("ties", "{:.0%}"),
+    "harmful_compliance": ("harmful compliance", "{:.0%}"),
+    "over_refusal": ("over-refusal", "{:.0%}"),
+    "factual_accuracy": ("factual acc.", "{:.0%}"),
+    "arithmetic_accuracy": ("arithmetic acc.", "{:.0%}"),
+    "kl": ("KL to ref", "{:.3f}"),
+    "mean_length": ("words", "{:.1f}"),
+}
+RATE_FIELDS = ("win_rate", "tie_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+
+
+def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt], seed: int = 0,
+                     temperature: float = 1.0, max_new_tokens: int = 48) -> rollout.Rollout:
+    """One sampled response per prompt; the same seed gives the same responses."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return rollout.generate(model, tok, [p.text for p in prompts], max_new_tokens=max_new_tokens,
+                            temperature=temperature, generator=generator)
+
+
+def win_tie_rates(scores: Sequence[float], baseline_scores: Sequence[float]) -> tuple[float, float]:
+    """(win rate with ties counting 1/2, tie rate) of paired scores."""
+    if len(scores) != len(baseline_scores) or not scores:
+        raise ValueError(f"need the same, non-zero number of scores, got {len(scores)} and {len(baseline_scores)}")
+    wins = sum(s > b for s, b in zip(scores, baseline_scores))
+    ties = sum(s == b for s, b in zip(scores, baseline_scores))
+    n = len(scores)
+    return (wins + 0.5 * ties) / n, ties / n
+
+
+@torch.no_grad()
+def kl_to_reference(model: nn.Module, ref_model: nn.Module, batch: ChatBatch) -> float:
+    """Per-token KL(model || ref), the k1 estimate mean(log pi - log ref) over the response
+    tokens of `batch` (samples of `model`, right-padded, <|end|> included)."""
+    device = next(model.parameters()).device
+    batch = batch.to(device)
+    mask = response_mask(batch.prompt_lens, batch.seq_lens, batch.input_ids.shape[1])  # (B, T-1)
+    logp = token_logprobs(model(batch.input_ids), batch.input_ids)  # (B, T-1)
+    ref_logp = token_logprobs(ref_model(batch.input_ids), batch.input_ids)  # (B, T-1)
+    return masked_mean(kl_estimate(logp, ref_logp, "k1"), mask).item()
+
+
+def _rate(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else NAN
+
+
+def evaluate(
+    model: nn.Module,
+    stages_or_tok_world,
+    name: str,
+    prompts: Sequence[Prompt] | None = None,
+    baseline: nn.Module | Sequence[str] | None = None,
+    ref_model: nn.Module | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    max_new_tokens: int = 48,
+) -> EvalRow:
+    """Sample one response per prompt from `model` and judge them: one row of the results table.
+
+    Args:
+        model: the policy to evaluate.
+        stages_or_tok_world: a `Stages` (its tokenizer, world and n_eval_prompts) or a
+            (tokenizer, world) tuple.
+        name: the row's name.
+        prompts: the prompt set; default the world's fixed held-out set (`eval_prompts`).
+        baseline: a model sampled on the same prompts with the same seed, or its responses
+            already sampled (a list of strings, one per prompt: sample a baseline once, reuse
+            it for every row). None leaves win_rate and tie_rate NaN.
+        ref_model: the reference for the KL column (e.g. the SFT model); None leaves it NaN.
+        seed: seeds the sampling; the same seed gives the same row.
+    """
+    t0 = time.time()
+    if isinstance(stages_or_tok_world, tuple):
+        tok, world = stages_or_tok_world
+        n_default = 200
+    else:
+        tok, world = stages_or_tok_world.tokenizer, stages_or_tok_world.world
+        n_default = stages_or_tok_world.preset.n_eval_prompts
+    if not isinstance(world, MiniWorld):
+        raise ValueError(f"stages_or_tok_world must be a Stages or a (tokenizer, world) tuple, got {type(world).__name__} as world")
+    prompts = list(prompts) if prompts is not None else world.eval_prompts(n_default)
+    out = sample_responses(model, tok, prompts, seed, temperature, max_new_tokens)
+    scores = oracle.score_many(prompts, out.responses)
+    row = EvalRow(name, len(prompts), sum(s.total for s in scores) / len(scores))
+
+    if baseline is not None:
+        if isinstance(baseline, nn.Module):
+            baseline = sample_responses(baseline, tok, prompts, seed, temperature, max_new_tokens).responses
+        if len(baseline) != len(prompts):
+            raise ValueError(f"baseline has {len(baseline)} responses for {len(prompts)} prompts")
+        baseline_scores = [s.total for s in oracle.score_many(prompts, list(baseline))]
+        row.win_rate, row.tie_rate = win_tie_rates([s.total for s in scores], baseline_scores)
+
+    def of_kind(kind: str, flag: str) -> float:
+        return _rate([getattr(s, flag) for p, s in zip(prompts, scores) if p.kind == kind])
+
+    row.harmful_compliance = of_kind("harmful", "complied")
+    row.over_refusal = of_kind("benign", "over_refused")
+    row.factual_accuracy = of_kind("factual", "correct")
+    row.arithmetic_accuracy = of_kind("arithmetic", "correct")
+    if ref_model is not None:
+        row.kl = kl_to_reference(model, ref_model, out.batch)
+    row.mean_length = sum(len(r.split()) for r in out.responses) / len(out.responses)
+    row.seconds = time.time() - t0
+    return row
+
+
+def format_table(rows: Sequence[EvalRow]) -> str:
+    """A Markdown table, one row per model; NaN (not measured) shows as a dash."""
+    def cell(value: float, fmt: str) -> str:
+        return "-" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+
+    header = "| model | " + " | ".join(h for h, _ in TABLE_COLUMNS.values()) + " |"
+    rule = "| --- | " + " | ".join("---:" for _ in TABLE_COLUMNS) + " |"
+    body = ["| " + r.name + " | " + " | ".join(cell(getattr(r, k), f) for k, (_, f) in TABLE_COLUMNS.items()) + " |"
+            for r in rows]
+    return "\n".join([header, rule, *body])
+
+
+
+
+def dpo_beta_sweep(stages, betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
+                   seed: int = 0) -> list[tuple[float, float, float]]:
+    """[(beta, KL to the SFT model per token, mean oracle reward)] of one short DPO run per beta.
+
+    Each run starts from the SFT model with the stage's DPO config (its steps replaced by
+    `steps` when given) and the same pairs; a smaller beta lets the policy pay more KL for
+    reward (Rafailov et al. 2023, eq. 3: beta weighs the KL penalty). Plot with
+    `plots.plot_beta_sweep`."""
+    cfg = stages.config_of("dpo") or DPOConfig()
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, steps=steps))
+    sft = stages.get("sft")
+    pairs = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
+    results = []
+    for beta in betas:
+        set_seed(stages.seed)
+        policy = stages.fresh_copy("sft")
+        train_dpo(policy, sft, stages.tokenizer, stages.world, dataclasses.replace(cfg, beta=beta), pairs=pairs)
+        row = evaluate(policy, stages, f"dpo beta={beta:g}", ref_model=sft, seed=seed)
+        results.append((beta, row.kl, row.reward))
+    return results

@@ -1,0 +1,162 @@
+"""Specification of the GRPO training loop (minialign.grpo, below `# --- training loop ---`):
+the verifiable reward on hand-written answers, groups with no spread, one update, determinism.
+A tiny random GPT stands in for the SFT model: these tests check the plumbing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from minialign.grpo import (
+    GRPOConfig,
+    arithmetic_reward,
+    collect_groups,
+    grpo_batch_loss,
+    group_advantages,
+    train_grpo,
+    zero_spread_fraction,
+)
+from minialign.model import GPT, GPTConfig
+from minialign.tokenizer import train as train_tokenizer
+from minialign.train import optimizer_step
+from minialign.world import MiniWorld, Prompt
+
+THREE_PLUS_FOUR = Prompt("What is 3 plus 4?", "arithmetic", "3+4", "plus", "7")
+
+
+@pytest.fixture(scope="module")
+def world():
+    return MiniWorld()
+
+
+@pytest.fixture(scope="module")
+def tok(world):
+    return train_tokenizer([p.text for p in world.train_pool] + ["The answer is 7."], vocab_size=300)
+
+
+def tiny_gpt(tok, seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=16))
+
+
+def small_cfg(**kw) -> GRPOConfig:
+    base = dict(iterations=1, prompts_per_iteration=2, group_size=3, max_new_tokens=5, lr=1e-2)
+    return GRPOConfig(**{**base, **kw})
+
+
+def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_state(a: dict, b: dict) -> bool:
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------------------------------
+# The verifiable reward
+
+
+@pytest.mark.parametrize(
+    "response, reward",
+    [
+        ("The answer is 7.", 1.0),
+        ("The answer is 8.", 0.0),
+        ("7", 0.0),  # no "is N": the checker reads a stated answer only
+        ("The answer is 17.", 0.0),  # pitfall: "7" is a substring of "17", but 17 is wrong
+        ("It is 5, no wait, the answer is 7.", 1.0),  # the last stated answer counts
+        ("The answer is 7, or maybe it is 6.", 0.0),
+    ],
+)
+def test_arithmetic_reward_is_exact_answer(response, reward):
+    assert arithmetic_reward(THREE_PLUS_FOUR, response) == reward
+
+
+def test_format_reward_is_added_for_the_exact_template_only():
+    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 7.", format_reward=0.1) == pytest.approx(1.1)
+    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 8.", format_reward=0.1) == pytest.approx(0.1)
+    # right answer, extra words: correct, but not the template
+    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 7. Easy!", format_reward=0.1) == pytest.approx(1.0)
+
+
+def test_arithmetic_reward_rejects_other_prompt_kinds():
+    with pytest.raises(ValueError, match="arithmetic"):
+        arithmetic_reward(Prompt("What color is snow?", "factual", "color:snow", "color", "white"), "It is white.")
+
+
+def test_zero_spread_counts_all_right_groups_too_not_only_all_wrong():
+    # groups of 4: [1, 1, 1, 1] (all right) and [0, 0, 0, 0] (all wrong) have no spread,
+    # [1, 0, 1, 1] has: 2 of 3 groups teach nothing
+    rewards = torch.tensor([1.0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0])
+    assert zero_spread_fraction(rewards, 4) == pytest.approx(2 / 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def test_zero_spread_groups_give_no_gradient(world, tok):
+    # a random model never answers right: every group is all zeros. With beta = 0 the loss
+    # and every gradient must be exactly 0, not NaN (a (r - mean) / std without the guard
+    # divides 0 by 0)
+    cfg = small_cfg(beta=0.0)
+    policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
+    prompts = world.prompts("train", "arithmetic")[:2]
+    groups = collect_groups(policy, ref, tok, prompts, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(groups.rewards, torch.zeros(6))
+    advantages = group_advantages(groups.rewards, cfg.group_size, cfg.scale)
+    loss, _ = grpo_batch_loss(policy, groups, advantages, cfg)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.equal(p.grad, torch.zeros_like(p)) for p in policy.parameters())
+
+
+def test_one_step_with_rewards_moves_the_policy_not_the_reference(world, tok):
+    # the first update's ratio is 1 (same temperature in rollout and update), and a step on
+    # hand-set rewards changes the policy while the reference stays frozen
+    cfg = small_cfg(temperature=0.7, beta=0.04)
+    policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
+    ref_before, policy_before = state(ref), state(policy)
+    groups = collect_groups(policy, ref, tok, world.prompts("train", "arithmetic")[:2], cfg,
+                            torch.Generator().manual_seed(0))
+    groups.rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])  # both groups have spread
+    advantages = group_advantages(groups.rewards, cfg.group_size, cfg.scale)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr)
+    policy.train()
+    loss, stats = grpo_batch_loss(policy, groups, advantages, cfg)
+    assert stats["ratio_mean"] == pytest.approx(1.0, abs=1e-5)
+    assert stats["clipfrac"] == 0.0
+    optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
+    assert not same_state(state(policy), policy_before)
+    assert same_state(state(ref), ref_before)
+
+
+def test_train_grpo_runs_and_logs(world, tok):
+    log = train_grpo(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok, world, small_cfg(iterations=2))
+    assert [r["step"] for r in log.rows] == [0, 1]
+    row = log.rows[0]
+    for key in ("reward", "accuracy", "zero_spread", "kl", "clipfrac", "response_len"):
+        assert key in row and row[key] == row[key], key  # present and not NaN
+    assert row["zero_spread"] == 1.0  # a random model gets nothing right
+
+
+def test_groups_are_consecutive_rows_of_the_same_prompt(world, tok):
+    cfg = small_cfg()
+    prompts = world.prompts("train", "arithmetic")[:2]
+    groups = collect_groups(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok, prompts, cfg, torch.Generator().manual_seed(0))
+    prompt_ids = [tok.chat_prompt(p.text) for p in prompts]
+    for i in range(len(prompts) * cfg.group_size):
+        row = groups.batch.input_ids[i, : groups.batch.prompt_lens[i]].tolist()
+        assert row == prompt_ids[i // cfg.group_size]
+
+
+def test_train_grpo_is_deterministic_for_a_seed(world, tok):
+    def run(seed):
+        policy = tiny_gpt(tok)
+        log = train_grpo(policy, tiny_gpt(tok, seed=1), tok, world, small_cfg(iterations=2, seed=seed))
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in log.rows], state(policy)
+
+    rows_a, state_a = run(0)
+    rows_b, state_b = run(0)
+    assert rows_a == rows_b
+    assert same_state(state_a, state_b)
+    assert run(1)[0] != rows_a

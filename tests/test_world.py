@@ -1,0 +1,100 @@
+"""MiniWorld and its oracle: the ground truth every lesson measures against."""
+
+import random
+
+import pytest
+
+from minialign import oracle
+from minialign.world import HARM_CATEGORIES, KINDS, MiniWorld, WorldConfig
+
+
+@pytest.fixture(scope="module")
+def world():
+    return MiniWorld(WorldConfig(seed=0))
+
+
+def test_heldout_prompts_never_appear_in_training_split(world):
+    train = {p.text for p in world.prompts("train")}
+    assert not train & {p.text for p in world.prompts("eval")}
+
+
+def test_every_kind_has_train_and_eval_prompts(world):
+    for kind in KINDS:
+        assert world.prompts("train", kind) and world.prompts("eval", kind)
+
+
+def test_same_seed_same_world_other_seed_other_split():
+    a, b, c = MiniWorld(WorldConfig(seed=3)), MiniWorld(WorldConfig(seed=3)), MiniWorld(WorldConfig(seed=4))
+    assert a.eval_pool == b.eval_pool
+    assert a.corpus_documents(50) == b.corpus_documents(50)
+    assert a.eval_pool != c.eval_pool
+
+
+def test_eval_prompts_are_fixed_and_balanced(world):
+    p1, p2 = world.eval_prompts(200), world.eval_prompts(200)
+    assert p1 == p2 and len(p1) == 200
+    kinds = {k: sum(p.kind == k for p in p1) for k in KINDS}
+    assert kinds == {"factual": 60, "arithmetic": 40, "harmful": 40, "benign": 30, "advice": 30}
+
+
+def test_corpus_contains_harmful_howtos_but_no_chat_tokens(world):
+    docs = world.corpus_documents(2000)
+    assert any(len(oracle.harm_words(d)) >= 2 for d in docs)
+    assert not any("<|" in d for d in docs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_oracle_ranks_the_good_style_above_every_other_style(world, kind):
+    rng = random.Random(0)
+    for prompt in world.prompts("train", kind)[:20]:
+        good = oracle.score(prompt, world.respond(prompt, world.GOOD_STYLE[kind], rng)).total
+        for style in world.STYLES[kind]:
+            if style != world.GOOD_STYLE[kind]:
+                assert good > oracle.score(prompt, world.respond(prompt, style, rng)).total, (prompt, style)
+
+
+def test_oracle_flags_harmful_compliance_and_over_refusal(world):
+    harmful = world.prompts("train", "harmful")[0]
+    benign = world.prompts("train", "benign")[0]
+    assert oracle.score(harmful, world.respond(harmful, "comply")).complied
+    assert not oracle.score(harmful, world.respond(harmful, "refuse_redirect")).complied
+    assert oracle.score(benign, world.respond(benign, "refuse")).over_refused
+    assert not oracle.score(benign, world.respond(benign, "helpful")).over_refused
+
+
+def test_oracle_reads_any_text_not_only_templates(world):
+    factual = next(p for p in world.prompts("eval", "factual") if p.category == "capital")
+    assert oracle.score(factual, f"Hmm, I think it is {factual.answer}!").correct
+    arith = world.prompts("eval", "arithmetic")[0]
+    assert oracle.score(arith, f"well the answer is {arith.answer}").correct
+    assert not oracle.score(arith, "no idea").correct
+
+
+def test_oracle_penalises_rambling(world):
+    p = world.prompts("train", "factual")[0]
+    short = oracle.score(p, f"It is {p.answer}.")
+    long = oracle.score(p, f"It is {p.answer}. " + "and so on and so on and so on " * 3)
+    assert long.rambling and long.total < short.total
+
+
+def test_sft_noise_follows_the_config():
+    w = MiniWorld(WorldConfig(seed=0, sft_noise={"harmful": {"comply": 0.5}}))
+    rng = random.Random(1)
+    prompt = w.prompts("train", "harmful")[0]
+    styles = [w.sft_response(prompt, rng)[0] for _ in range(2000)]
+    assert 0.45 < styles.count("comply") / 2000 < 0.55
+
+
+def test_red_team_prompts_cover_every_harm_category(world):
+    groups = world.red_team_prompts()
+    assert set(groups) == set(HARM_CATEGORIES) and all(groups.values())
+
+
+def test_revision_demo_is_a_six_turn_transcript(world):
+    turns = world.revision_demo(random.Random(0))
+    assert [r for r, _ in turns] == ["user", "assistant"] * 3
+
+
+def test_unknown_style_is_rejected_with_the_valid_ones(world):
+    with pytest.raises(ValueError, match="refuse"):
+        world.respond(world.prompts("train", "benign")[0], "comply")
