@@ -271,15 +271,36 @@ def critique_revise_with(
     return transcripts
 
 
+def length_buckets(lengths: Sequence[int], width: int = 8, max_size: int = 128) -> list[list[int]]:
+    """Indices grouped so that lengths within a group differ by at most `width` (and at most
+    max_size per group), shortest first.
+
+    A batch of left-padded prompts shares one token budget, block_size minus its longest prompt,
+    so a short prompt batched with a long one would lose the difference."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and lengths[i] - lengths[groups[-1][0]] <= width and len(groups[-1]) < max_size:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 def model_generate(model: GPT, tok: Tokenizer, max_new_tokens: int = 48, temperature: float = 0.0,
-                   generator: torch.Generator | None = None) -> BatchGenerate:
-    """The model as a BatchGenerate: one sampled reply per conversation (`rollout.generate`)."""
+                   generator: torch.Generator | None = None, bucket_width: int = 8) -> BatchGenerate:
+    """The model as a BatchGenerate: one sampled reply per conversation (`rollout.generate`),
+    conversations of similar length batched together (see `length_buckets`)."""
 
     def generate(conversations: list[list[Turn]]) -> list[str]:
-        if not conversations:
-            return []
-        return rollout.generate(model, tok, conversations, max_new_tokens=max_new_tokens,
-                                temperature=temperature, generator=generator).responses
+        lengths = [len(tok.chat_prompt(c)) for c in conversations]
+        replies = [""] * len(conversations)
+        for group in length_buckets(lengths, bucket_width):
+            out = rollout.generate(model, tok, [conversations[i] for i in group], max_new_tokens=max_new_tokens,
+                                   temperature=temperature, generator=generator)
+            for i, reply in zip(group, out.responses):
+                replies[i] = reply
+        return replies
 
     return generate
 

@@ -347,3 +347,9 @@ def test_rlaif_dpo_trains_on_ai_labels(tok, world, tiny_model):
     log, labels = cai.train_rlaif_dpo(policy, tiny_model, tiny_model, tok, world, cfg)
     assert labels.p_given.shape == (8,) and 0 <= labels.oracle_agreement <= 1
     assert len(log.series("loss")[0]) == 2
+
+
+def test_length_buckets_keep_similar_lengths_together():
+    # sorted: 3, 5, 9, 20, 21 -> {3, 5, 9} (9 - 3 <= 6), {20, 21}
+    assert cai.length_buckets([20, 3, 9, 21, 5], width=6) == [[1, 4, 2], [0, 3]]
+    assert cai.length_buckets([1, 1, 1], width=6, max_size=2) == [[0, 1], [2]]

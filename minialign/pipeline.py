@@ -1,0 +1,259 @@
+"""The lecture demo: train (or load) every stage, evaluate every model the same way, and
+write a report an instructor can project.
+
+    python -m minialign pipeline [--preset cpu|gpu] [--seed N] [--out DIR] [--lang en|zh]
+
+Each stage is cached as soon as it is trained (atomically), so an interrupted run continues
+from the last finished stage; evaluation rows are cached the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import resource
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__, evaluate, plots, rollout
+from .stages import BUILDERS, Stages, _fingerprint
+from .train import MetricsLog, atomic_write_text
+
+STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
+"""every stage, in an order that trains each one after what it needs"""
+POLICIES = ("base", "sft", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
+"""stages that are chat models (the reward model is not) and get a row in the table"""
+EXAMPLE_PROMPTS = 6
+
+TEXT = {
+    "en": {
+        "title": "minialign: every alignment method on one toy world",
+        "setup": "Setup",
+        "command": "command", "preset": "preset", "seed": "seed", "device": "device",
+        "versions": "versions", "elapsed": "total time", "memory": "peak memory (RSS)",
+        "table": "Evaluation",
+        "table_note": (
+            "One response per held-out prompt, sampled at temperature 1 with the same seed for every model, "
+            "judged by the oracle. Win rate is against the SFT model's responses to the same prompts "
+            "(ties count one half). Harmful compliance is measured on harmful prompts, over-refusal on "
+            "benign prompts that sound scary, KL is per token against the SFT model on the model's own samples. "
+            "Training time is the stage's own time (cached stages keep the time they took when trained)."
+        ),
+        "train_s": "training time (s)",
+        "stages": "Stages", "stage": "stage", "status": "status", "trained": "trained now", "cached": "loaded from cache",
+        "curves": "Training curves", "comparison": "Comparison", "examples": "Example responses (greedy)",
+        "prompt": "prompt", "extras": "Stage diagnostics",
+        "reading": "How to read this",
+        "reading_text": (
+            "Compare every row with SFT: preference methods (PPO, DPO, ORPO, RLAIF-DPO) should raise the oracle "
+            "reward and the win rate and cut harmful compliance, without raising over-refusal (the alignment tax); "
+            "GRPO targets arithmetic accuracy; SL-CAI learns from its own critiques and revisions. KL says how far "
+            "each method moved from SFT to get there. The oracle is a stand-in for people: a number here is what "
+            "the oracle rewards, which is not everything we want."
+        ),
+    },
+    "zh": {
+        "title": "minialign：同一个玩具世界上的全部对齐方法",
+        "setup": "运行设置",
+        "command": "命令", "preset": "预设", "seed": "随机种子", "device": "设备",
+        "versions": "版本", "elapsed": "总耗时", "memory": "内存峰值（RSS）",
+        "table": "评估结果",
+        "table_note": (
+            "每个留出（held-out）提示采样一个回答，温度为 1，所有模型使用同一个随机种子，由 oracle 打分。"
+            "胜率（win rate）是与 SFT 模型对同一批提示的回答相比（平局计一半）。有害顺从率（harmful compliance）"
+            "在有害提示上统计，过度拒绝率（over-refusal）在听起来危险但实际无害的提示上统计；KL 是模型在自己的样本上"
+            "相对 SFT 模型的逐词元（per-token）KL 散度。训练时间是该阶段本身的耗时（从缓存加载的阶段保留其训练时的耗时）。"
+        ),
+        "train_s": "训练时间（秒）",
+        "stages": "各阶段", "stage": "阶段", "status": "状态", "trained": "本次训练", "cached": "从缓存加载",
+        "curves": "训练曲线", "comparison": "对比图", "examples": "回答示例（贪心解码）",
+        "prompt": "提示", "extras": "各阶段诊断指标",
+        "reading": "如何解读",
+        "reading_text": (
+            "每一行都和 SFT 比较：偏好方法（PPO、DPO、ORPO、RLAIF-DPO）应当提高 oracle 奖励和胜率、降低有害顺从率，"
+            "同时不提高过度拒绝率（即对齐税，alignment tax）；GRPO 的目标是算术准确率；SL-CAI 从模型自己的批评与修改中学习。"
+            "KL 表示每种方法为此离开 SFT 模型有多远。oracle 只是人类标注者的替身：这里的数字是 oracle 所奖励的东西，"
+            "并不等于我们想要的全部。"
+        ),
+    },
+}
+
+
+def _peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def _eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
+    """The evaluation row of one stage, cached next to its checkpoint."""
+    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1})
+    path = stages.dir / f"eval-{name}-{key}.json"
+    if path.exists():
+        return evaluate.EvalRow(**json.loads(path.read_text()))
+    row = evaluate.evaluate(stages.get(name), stages, name, baseline=baseline,
+                            ref_model=None if name == "sft" else ref, seed=stages.seed)
+    if name == "sft":
+        row.kl = 0.0
+    atomic_write_text(path, json.dumps(row.as_dict()))
+    return row
+
+
+def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: str = "") -> dict:
+    """Train or load `names`, evaluate the policies, write `out/report.md` and figures."""
+    t_start = time.time()
+    text = TEXT[lang]
+    out.mkdir(parents=True, exist_ok=True)
+    status: dict[str, str] = {}
+    for i, name in enumerate(names, 1):
+        cached = stages.is_cached(name)
+        print(f"[{i}/{len(names)}] {name}: {'cached' if cached else 'training'} "
+              f"(elapsed {time.time() - t_start:.0f}s)", flush=True)
+        stages.get(name)
+        status[name] = text["cached"] if cached else text["trained"]
+
+    print(f"evaluating (elapsed {time.time() - t_start:.0f}s)", flush=True)
+    sft = stages.get("sft")
+    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+    baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
+    rows = [_eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
+    for row in rows:
+        row.seconds = stages.timings.get(row.name, math.nan)
+    extras = {}
+    for name in names:
+        fn = EXTRAS.get(name)
+        if fn is not None:
+            extras[name] = fn(stages)
+
+    figures = _figures(stages, names, rows, out)
+    examples = _examples(stages, [r.name for r in rows])
+    elapsed = time.time() - t_start
+    report = _report(stages, names, rows, status, extras, figures, examples, text, command, elapsed)
+    atomic_write_text(out / "report.md", report)
+    atomic_write_text(out / "results.json", json.dumps(
+        {"rows": [r.as_dict() for r in rows], "extras": extras, "elapsed_s": elapsed,
+         "peak_rss_mb": _peak_rss_mb(), "seed": stages.seed, "preset": stages.preset.name}, indent=2))
+    print()
+    print(evaluate.format_table(rows))
+    print(f"\nreport: {out / 'report.md'}  (total {elapsed:.0f}s, peak memory {_peak_rss_mb():.0f} MB)")
+    return {"rows": rows, "extras": extras, "elapsed": elapsed}
+
+
+def _figures(stages: Stages, names: list[str], rows, out: Path) -> dict[str, str]:
+    import matplotlib.pyplot as plt
+
+    figures = {}
+    logs = {}
+    for n in names:
+        path = stages.dir / f"{n}.metrics.jsonl"
+        if path.exists():
+            logs[n] = MetricsLog.load(path)
+    if logs:
+        cols = 3
+        rows_n = math.ceil(len(logs) / cols)
+        fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3 * rows_n), squeeze=False)
+        for ax, (n, log) in zip(axes.flat, logs.items()):
+            key = "loss" if log.series("loss")[0] else next((k for k in log.rows[0] if k != "step"), "loss")
+            plots.plot_curves({n: log}, key=key, title=f"{n}: {key}", ax=ax)
+        for ax in list(axes.flat)[len(logs):]:
+            ax.axis("off")
+        fig.tight_layout()
+        fig.savefig(out / "training_curves.png", dpi=110)
+        plt.close(fig)
+        figures["curves"] = "training_curves.png"
+    if hasattr(plots, "plot_eval_bars") and rows:
+        plots.plot_eval_bars(rows, out / "comparison.png")
+        figures["comparison"] = "comparison.png"
+    return figures
+
+
+def _examples(stages: Stages, names: list[str]) -> list[tuple[str, dict[str, str]]]:
+    kinds = ("factual", "arithmetic", "harmful", "benign", "advice", "harmful")
+    seen, prompts = set(), []
+    for kind in kinds:
+        p = next(q for q in stages.world.prompts("eval", kind) if q.text not in seen)
+        seen.add(p.text)
+        prompts.append(p.text)
+    prompts = prompts[:EXAMPLE_PROMPTS]
+    answers = {n: rollout.generate(stages.get(n), stages.tokenizer, prompts, temperature=0.0).responses for n in names}
+    return [(p, {n: answers[n][i] for n in names}) for i, p in enumerate(prompts)]
+
+
+def _report(stages, names, rows, status, extras, figures, examples, text, command, elapsed) -> str:
+    from .evaluate import format_table
+
+    versions = f"python {platform.python_version()}, torch {torch.__version__}, minialign {__version__}"
+    lines = [
+        f"# {text['title']}", "",
+        f"## {text['setup']}", "",
+        f"- {text['command']}: `{command}`",
+        f"- {text['preset']}: `{stages.preset.name}` ({stages.get('sft').num_params():,} parameters)",
+        f"- {text['seed']}: {stages.seed}",
+        f"- {text['device']}: {stages.device} ({platform.machine()}, {torch.get_num_threads()} threads)",
+        f"- {text['versions']}: {versions}",
+        f"- {text['elapsed']}: {elapsed:.0f} s; {text['memory']}: {_peak_rss_mb():.0f} MB", "",
+        f"## {text['table']}", "",
+        format_table(rows), "",
+        text["table_note"], "",
+        f"## {text['stages']}", "",
+        f"| {text['stage']} | {text['status']} | {text['train_s']} |", "| --- | --- | ---: |",
+    ]
+    for n in names:
+        lines.append(f"| {n} | {status.get(n, '')} | {stages.timings.get(n, math.nan):.1f} |")
+    lines.append("")
+    if extras:
+        lines += [f"## {text['extras']}", ""]
+        for n, values in extras.items():
+            lines.append(f"- **{n}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()))
+        lines.append("")
+    if "comparison" in figures:
+        lines += [f"## {text['comparison']}", "", f"![comparison]({figures['comparison']})", ""]
+    if "curves" in figures:
+        lines += [f"## {text['curves']}", "", f"![curves]({figures['curves']})", ""]
+    lines += [f"## {text['examples']}", ""]
+    for prompt, answers in examples:
+        lines += [f"**{text['prompt']}: {prompt}**", ""]
+        lines += [f"- `{n}`: {a or '(empty)'}" for n, a in answers.items()]
+        lines.append("")
+    lines += [f"## {text['reading']}", "", text["reading_text"], ""]
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+EXTRAS: dict = {}
+"""stage name -> fn(stages) -> {metric: value}: numbers a stage adds to the report (e.g. the
+reward model's held-out accuracy); filled in by the modules that own them, see _register_extras"""
+
+
+def _register_extras() -> None:
+    def reward_extras(stages: Stages) -> dict:
+        from . import reward
+
+        fn = getattr(reward, "heldout_accuracy", None)
+        return {"held-out pairwise accuracy": fn(stages)} if fn else {}
+
+    EXTRAS.setdefault("reward", reward_extras)
+
+
+def main(args) -> int:
+    _register_extras()
+    stages = Stages(args.preset, seed=args.seed, device=args.device, cache=args.cache, retrain=args.retrain)
+    names = [n for n in STAGE_ORDER if n in BUILDERS]
+    if args.stages:
+        wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in BUILDERS]
+        if unknown:
+            print(f"unknown stages {unknown}; stages are {[n for n in STAGE_ORDER if n in BUILDERS]}")
+            return 2
+        names = [n for n in names if n in wanted or n in ("base", "sft")]
+    command = "python -m minialign " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "python -m minialign pipeline"
+    torch.manual_seed(args.seed)
+    run(stages, names, Path(args.out), args.lang, command)
+    return 0
