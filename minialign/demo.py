@@ -66,15 +66,76 @@ def demo_sft(stages: Stages, out: Path) -> None:
     print(f"\nloss curves: {path}")
 
 
-DEMOS = {"sft": demo_sft}
+def demo_reward(stages: Stages, out: Path) -> None:
+    """The reward model: held-out accuracy and its scores of one prompt's candidate responses."""
+    import random
+
+    from . import reward
+
+    rm = stages.get("reward")
+    print(f"reward model ready (trained in {stages.timings.get('reward', 0):.0f}s)")
+    fn = getattr(reward, "heldout_accuracy", None)
+    if fn is not None:
+        print(f"held-out pairwise accuracy: {fn(stages):.1%}")
+    world, tok = stages.world, stages.tokenizer
+    rng = random.Random(stages.seed)
+    for kind in KIND_ORDER:
+        p = world.prompts("eval", kind)[0]
+        responses = [world.respond(p, style, rng) for style in world.STYLES[kind]]
+        with torch.no_grad():
+            scores = reward.score_texts(rm, tok, [p.text] * len(responses), responses).tolist()
+        print(f"\n{p.text}")
+        for style, r, s in sorted(zip(world.STYLES[kind], responses, scores), key=lambda x: -x[2]):
+            print(f"  RM {s:+6.2f}  oracle {oracle.score(p, r).total:+5.2f}  [{style}] {r}")
+    path = out / "reward_curves.png"
+    plots.plot_curves({"reward": stages.metrics("reward")}, path=path, title="reward model loss")
+    print(f"\nloss curve: {path}")
+
+
+def demo_policy(stage: str):
+    """Before (SFT) vs after (`stage`): the same held-out prompts, the evaluation rows, the curves."""
+
+    def run(stages: Stages, out: Path) -> None:
+        from . import evaluate
+
+        t0 = time.time()
+        stages.get("sft")
+        stages.get(stage)
+        print(f"{stage} ready in {time.time() - t0:.1f}s (trained in {stages.timings.get(stage, 0):.0f}s)\n")
+        print(side_by_side(stages, "sft", stage))
+        sft = stages.get("sft")
+        prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+        baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
+        rows = [evaluate.evaluate(stages.get(n), stages, n, prompts=prompts, baseline=baseline,
+                                  ref_model=sft if n != "sft" else None, seed=stages.seed) for n in ("sft", stage)]
+        print(evaluate.format_table(rows))
+        path = out / f"{stage}_curves.png"
+        log = stages.metrics(stage)
+        key = "loss" if log.series("loss")[0] else next((k for k in log.rows[0] if k != "step"), "loss")
+        plots.plot_curves({stage: log}, key=key, path=path, title=f"{stage}: {key}")
+        print(f"\ntraining curve: {path}")
+
+    return run
+
+
+DEMOS = {"sft": demo_sft, "reward": demo_reward}
+for _stage in ("ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo"):
+    DEMOS[_stage] = demo_policy(_stage)
+ALIASES = {"rm": "reward", "cai": "sl_cai", "rlaif": "rlaif_dpo", "base": "sft"}
 
 
 def main(args) -> int:
-    if args.stage not in DEMOS:
+    stage = ALIASES.get(args.stage, args.stage)
+    if stage not in DEMOS:
         print(f"no demo called {args.stage!r}; choose one of {sorted(DEMOS)}")
+        return 2
+    from .stages import BUILDERS
+
+    if stage not in BUILDERS:
+        print(f"the stage {stage!r} is not available in this version")
         return 2
     stages = Stages(args.preset, seed=args.seed, device=args.device, cache=args.cache, retrain=args.retrain)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    DEMOS[args.stage](stages, out)
+    DEMOS[stage](stages, out)
     return 0
