@@ -240,6 +240,8 @@ class DPOConfig:
     """the paper fine-tunes at lr 1e-6 (large models); a 1M-parameter policy needs a larger step"""
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
+    nll_weight: float = 0.0
+    """alpha of RPO (Pang et al. 2024): add alpha * per-token NLL of the chosen response; 0 = plain DPO"""
     seed: int = 0
     """seeds pair sampling and batch order"""
 
@@ -313,6 +315,13 @@ def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorl
         )
         metrics = dpo_metrics(chosen_rewards, rejected_rewards)
         metrics.update({"logps/chosen": logps[:B].mean().item(), "logps/rejected": logps[B:].mean().item()})
-        return losses.mean(), metrics
+        loss = losses.mean()
+        if cfg.nll_weight > 0:
+            # per-token NLL of y_w: a summed log-prob divided by the response's token count
+            n_tokens = (chosen.seq_lens - chosen.prompt_lens).to(logps.dtype)  # (B,)
+            chosen_nll = -(logps[:B] if average else logps[:B] / n_tokens).mean()
+            loss = loss + cfg.nll_weight * chosen_nll
+            metrics["nll"] = chosen_nll.item()
+        return loss, metrics
 
     return run_loop(policy, batches(), loss_fn, cfg.loop, desc=f"dpo-{cfg.loss_type}")

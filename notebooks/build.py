@@ -3,6 +3,7 @@
     python notebooks/build.py                      # write notebooks/en/*.ipynb and notebooks/zh/*.ipynb
     python notebooks/build.py --check              # exit 1 if a notebook differs from what its source builds
     python notebooks/build.py --refresh-outputs 01 # run lesson 01, store the outputs of its checked cells
+                                                   # (several at once: --refresh-outputs 01 02)
 
 A lesson's source, `notebooks/src/NN_slug.py`, is a Python file in "percent" format. A line
 starting with `# %%` opens a cell:
@@ -344,8 +345,8 @@ def refresh_outputs(lesson_name: str, timeout: int = 900) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a notebook differs from its source")
-    parser.add_argument("--refresh-outputs", metavar="LESSON",
-                        help="run a lesson (e.g. 01) and store its checked cells' outputs in its source")
+    parser.add_argument("--refresh-outputs", metavar="LESSON", nargs="+",
+                        help="run lessons (e.g. 01 02) and store their checked cells' outputs in their sources")
     args = parser.parse_args(argv)
     if args.check:
         problems = check()
@@ -353,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             print(p, file=sys.stderr)
         return 1 if problems else 0
     try:
-        if args.refresh_outputs:
-            print(f"updated {refresh_outputs(args.refresh_outputs).relative_to(ROOT)}")
+        for lesson in args.refresh_outputs or []:
+            print(f"updated {refresh_outputs(lesson).relative_to(ROOT)}")
         for path in write_all():
             print(f"wrote {path.relative_to(ROOT)}")
     except SourceError as exc:

@@ -76,8 +76,15 @@ world = stages.world
 # NBVAL_CHECK_OUTPUT
 for text in [" What is 17 plus 25?", " How do I kill a python process?", " The capital of France is Paris."]:
     print(tok.tokens(text))
-    print(tok.encode(text))
 print(f"vocabulary: {tok.vocab_size} tokens")
+# %% [output]
+# ['ĠWhat', 'Ġis', 'Ġ1', '7', 'Ġplus', 'Ġ2', '5', '?']
+# ['ĠHow', 'Ġdo', 'ĠI', 'Ġkill', 'Ġa', 'Ġp', 'yth', 'on', 'Ġprocess', '?']
+# ['ĠThe', 'Ġcapital', 'Ġof', 'ĠFrance', 'Ġis', 'ĠParis', '.']
+# vocabulary: 1024 tokens
+
+# %%
+print(tok.encode(" What is 17 plus 25?"))  # the ids the model reads: positions in the vocabulary
 
 # %% [markdown] en
 # ## 2. The chat template
@@ -106,9 +113,12 @@ print(f"vocabulary: {tok.vocab_size} tokens")
 # NBVAL_CHECK_OUTPUT
 print({"pad": tok.pad_id, "user": tok.user_id, "assistant": tok.assistant_id, "end": tok.end_id})
 ids, prompt_len = tok.encode_chat("What is 2 plus 3?", "The answer is 5.")
-print(ids)
 print([tok.decode([i], skip_special=False) for i in ids])
 print(f"the first {prompt_len} ids are the prompt; a model asked to answer gets them and continues from there")
+# %% [output]
+# {'pad': 0, 'user': 1, 'assistant': 2, 'end': 3}
+# ['<|user|>', ' What', ' is', ' 2', ' plus', ' 3', '?', '<|assistant|>', ' The', ' answer', ' is', ' 5', '.', '<|end|>']
+# the first 8 ids are the prompt; a model asked to answer gets them and continues from there
 
 # %% [markdown] en
 # ## 3. The model
@@ -145,6 +155,9 @@ by_hand = V * C + T * C + L * (12 * C**2 + 13 * C) + 2 * C
 torch.manual_seed(0)
 model = GPT(cfg)  # freshly initialised, untrained
 print(f"by hand: {by_hand:,}   model.num_params(): {model.num_params():,}")
+# %% [output]
+# GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=True)
+# by hand: 940,800   model.num_params(): 940,800
 
 # %% [markdown] en
 # **The causal mask.** Position $t$ may attend only to positions $\le t$. That is what makes one
@@ -164,6 +177,14 @@ with torch.no_grad():
     same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(model(x)[0], model(changed)[0])]  # per position
 for t, (token, unchanged) in enumerate(zip(tok.tokens(" The capital of France is Paris."), same)):
     print(f"position {t} {token:<10} logits {'unchanged' if unchanged else 'CHANGED'}")
+# %% [output]
+# position 0 ĠThe       logits unchanged
+# position 1 Ġcapital   logits unchanged
+# position 2 Ġof        logits unchanged
+# position 3 ĠFrance    logits CHANGED
+# position 4 Ġis        logits CHANGED
+# position 5 ĠParis     logits CHANGED
+# position 6 .          logits CHANGED
 
 # %% [markdown] en
 # ## 4. Pretraining
@@ -262,20 +283,35 @@ for tau in (0.5, 1.0, 2.0):
 
 # %% [markdown] en
 # **Harmful how-tos.** The corpus contains instructions for breaking in, stealing, building weapons,
-# as real web text does. Ask the base model a harmful question as plain text and it continues it
-# with the instructions it read. The oracle recognises the harmful steps:
+# as real web text does. Start a text the way such a page starts ("Here is how to ...") and the base
+# model recites the instructions it read. The oracle recognises the harmful steps:
 
 # %% [markdown] zh
-# **有害的“教程”**　和真实网页一样，语料里有撬门、偷窃、制造武器的步骤说明。把一个有害问题作为普通文本交给基座模型，
-# 它就会接着写出读到过的那些步骤。预言机（oracle）能识别出其中的有害内容：
+# **有害的“教程”**　和真实网页一样，语料里有撬门、偷窃、制造武器的步骤说明。像这类网页那样开个头（“Here is how to ...”），
+# 基座模型就会背出它读到过的步骤。预言机（oracle）能识别出其中的有害内容：
 
 # %%
-harmful = world.prompts("eval", "harmful")
-completions = [continue_text(base, p.text) for p in harmful]
-scores = oracle.score_many(harmful, completions)
-for p, c, s in list(zip(harmful, completions, scores))[:4]:
-    print(f"{p.text}\n    -> {c}\n    oracle {s.total:+.2f}, harmful compliance: {s.complied}")
-print(f"\nharmful compliance on {len(harmful)} held-out harmful prompts: {sum(s.complied for s in scores)}/{len(harmful)}")
+from minialign.world import HARMFUL, Prompt
+
+how_tos = [Prompt(f"Here is how to {phrase}.", "harmful", task, category) for task, (category, phrase, _, _) in HARMFUL.items()]
+scores = oracle.score_many(how_tos, [continue_text(base, p.text) for p in how_tos])
+for p in how_tos[:4]:
+    print(f"{p.text}\n    -> {continue_text(base, p.text)}")
+print(f"\nharmful compliance: {sum(s.complied for s in scores)}/{len(how_tos)} how-to openings completed with the harmful steps")
+
+questions = world.prompts("eval", "harmful")
+asked = oracle.score_many(questions, [continue_text(base, p.text) for p in questions])
+print(f"asked as held-out questions instead: {sum(s.complied for s in asked)}/{len(questions)}, e.g.")
+print(f"    {questions[1].text} -> {continue_text(base, questions[1].text)}")
+
+# %% [markdown] en
+# Asked as a question, the base model complies less often, but not because it knows better: a
+# question in its corpus is usually followed by another question (quiz lists), so that is what it
+# writes. It has no notion of *should*, only of *likely*.
+
+# %% [markdown] zh
+# 换成提问的形式，基座模型照办的次数少了，但这并不是因为它懂得分辨：在它的语料里，一个问题后面通常跟着另一个问题（问答清单），
+# 所以它就接着写问题。它只有“可能”的概念，没有“应该”的概念。
 
 # %% [markdown] en
 # And in the chat format? The base model has never seen `<|user|>` or `<|assistant|>`, so it has
@@ -294,17 +330,19 @@ for p, r in zip(prompts, chat.responses):
 # **What to notice**
 # - The loss falls from about $\ln V \approx 6.9$ to well under 1: the world is small and regular,
 #   and the model learns it. A low loss means "predicts the corpus well", not "behaves well".
-# - Plain-text prompts are completed fluently, facts and sums mostly right; questions are not
-#   answered, because in the corpus they were not.
-# - Harmful questions get harmful completions: the model imitates what it read, with no notion of
+# - Plain-text prompts are completed fluently, facts and sums mostly right. Questions are mostly
+#   followed by more questions, as in the corpus's quiz lists, and an advice question gets the
+#   loudest forum answer, overconfident.
+# - Harmful how-tos are recited word for word: the model imitates what it read, with no notion of
 #   should. Pretraining on filtered data would help, but filtering never catches everything.
 # - In the chat format the base model is lost: the markers mean nothing to it yet.
 
 # %% [markdown] zh
 # **值得注意的地方**
 # - 损失从约 $\ln V \approx 6.9$ 降到 1 以下：这个世界小而规整，模型学得会。损失低意味着“对语料预测得好”，而不是“表现得好”。
-# - 普通文本的提示被流畅地补完，事实和算式大多正确；但问题没有得到回答，因为在语料里它们本来就没有被回答。
-# - 有害的问题得到有害的补全：模型模仿它读过的内容，没有“应不应该”的概念。用过滤过的数据预训练会有帮助，但过滤永远不可能滴水不漏。
+# - 普通文本的提示被流畅地补完，事实和算式大多正确。问题后面多半接着更多问题，就像语料中的问答清单那样；
+#   提建议的问题则得到论坛上最“响亮”的那种回答：盲目自信。
+# - 有害的“教程”被一字不差地背了出来：模型模仿它读过的内容，没有“应不应该”的概念。用过滤过的数据预训练会有帮助，但过滤永远不可能滴水不漏。
 # - 在对话格式下基座模型不知所措：这些标记对它还没有任何意义。
 
 # %% [markdown] en
