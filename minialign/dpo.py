@@ -300,7 +300,8 @@ def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorl
     examples = [(c, r, plen, ref_chosen[i], ref_rejected[i]) for i, (c, r, plen) in enumerate(encoded)]
 
     def batches():
-        for chunk in batches_of(examples, cfg.batch_size, cfg.seed):
+        # bucket=1: no length bucketing, so every batch mixes prompt kinds (see RewardConfig)
+        for chunk in batches_of(examples, cfg.batch_size, cfg.seed, bucket=1):
             chosen, rejected = collate_pairs(chunk, tok.pad_id)
             refs = torch.stack([torch.stack([e[3], e[4]]) for e in chunk]).to(device)  # (B, 2)
             yield chosen.to(device), rejected.to(device), refs[:, 0], refs[:, 1]

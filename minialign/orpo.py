@@ -157,7 +157,7 @@ def train_orpo(policy: nn.Module, tok: Tokenizer, world: MiniWorld, cfg: ORPOCon
         pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
     batches = (tuple(b.to(device) for b in collate_pairs(chunk, tok.pad_id))
-               for chunk in batches_of(encoded, cfg.batch_size, cfg.seed))
+               for chunk in batches_of(encoded, cfg.batch_size, cfg.seed, bucket=1))
 
     def loss_fn(model: nn.Module, batch: tuple[ChatBatch, ChatBatch]) -> tuple[torch.Tensor, dict]:
         chosen, rejected = batch

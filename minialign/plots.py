@@ -158,3 +158,40 @@ def plot_judge_labels(p_first, first_is_better, path: str | Path | None = None, 
     if own:
         _save(ax.figure, path)
     return ax
+
+
+# --- RL: PPO, GRPO, reward hacking (issue 4) ---------------------------------------------------
+def plot_reward_hacking(logs: Mapping[str, MetricsLog], path: str | Path | None = None):
+    """Three panels against PPO iteration, one line per run (`hacking.reward_hacking_experiment`):
+    the reward model's score (what PPO is told to raise), the oracle's score (what we want),
+    and the KL to the SFT model. Over-optimisation shows as the first rising while the second falls."""
+    panels = {"score": "reward-model score", "oracle": "oracle score (the truth)", "kl": "KL to SFT per response"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3.3))
+    for ax, (key, title) in zip(axes, panels.items()):
+        for name, log in logs.items():
+            steps, values = log.series(key)
+            ax.plot(steps, _smooth(values, 0.5), label=name)
+        ax.set_xlabel("PPO iteration")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    _save(fig, path)
+    return fig
+
+
+def plot_rl_curves(log: MetricsLog, keys: Mapping[str, str], title: str = "", path: str | Path | None = None):
+    """One panel per metric of one RL run against iteration, e.g. for PPO
+    {"score": "RM score", "kl": "KL", "policy/clipfrac": "clip fraction"} or for GRPO
+    {"accuracy": "accuracy", "zero_spread": "groups with no spread", "kl": "KL"}."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.0), squeeze=False)
+    for ax, (key, label) in zip(axes[0], keys.items()):
+        steps, values = log.series(key)
+        ax.plot(steps, values, alpha=0.35, color="C0")
+        ax.plot(steps, _smooth(values), color="C0")
+        ax.set_xlabel("iteration")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+    return fig

@@ -243,7 +243,7 @@ def train_reward_model(sft_model: GPT, tok: Tokenizer, world: MiniWorld,
     pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, block_size) for p in pairs]
     batches = (tuple(b.to(device) for b in collate_pairs(chunk, tok.pad_id))
-               for chunk in batches_of(encoded, cfg.batch_size, cfg.seed))
+               for chunk in batches_of(encoded, cfg.batch_size, cfg.seed, bucket=1))
     log = run_loop(rm, batches, batch_loss, cfg.loop, desc="reward")
     eval_pairs = make_pairs(world, cfg.n_eval_pairs, cfg.seed + 1, "eval", cfg.eval_label_temperature)
     log.log(cfg.loop.steps, eval_accuracy=reward_accuracy(rm, tok, eval_pairs))
