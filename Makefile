@@ -22,7 +22,7 @@ demo: install
 # the package's tests and the graders run against the reference solutions; notebooks run under nbval
 test: install
 	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
-	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 test-fast: install
 	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests

@@ -345,10 +345,12 @@ def critique_revise(
 class CritiqueConfig:
     """How the critique -> revise loop runs."""
 
-    rounds: int = 1
-    """critique -> revise rounds per transcript (Bai et al. use up to 4)"""
-    principles: tuple[str, ...] = ()
-    """names of the principles to sample from; () = the whole default constitution"""
+    rounds: int = 2
+    """critique -> revise rounds per transcript (Bai et al. use up to 4); principles do not
+    repeat within a transcript until each has had a turn, so 2 rounds apply both defaults"""
+    principles: tuple[str, ...] = ("harm", "helpful")
+    """names of the principles to sample from; () = the whole default constitution. The default
+    pair watches the two sides the red team measures: harmful compliance and needless refusal"""
     temperature: float = 0.0
     """sampling temperature of critiques and revisions (0 = greedy: a tiny model's best guess)"""
     response_temperature: float = 1.0
@@ -381,13 +383,13 @@ class SLCAIConfig:
 
     critique: CritiqueConfig = field(default_factory=CritiqueConfig)
     """how the revisions are collected"""
-    n_per_kind: dict = field(default_factory=lambda: {
-        "harmful": 160, "benign": 96, "advice": 32, "factual": 32, "arithmetic": 32})
-    """transcripts per prompt kind, on train-split prompts: red-team prompts first, safe ones so
-    that the model does not learn to refuse everything (Bai et al. mix in helpfulness data too)"""
+    n_per_kind: dict = field(default_factory=lambda: {"harmful": 128, "benign": 96})
+    """transcripts per prompt kind, on train-split prompts: red-team prompts, and safe prompts that
+    sound dangerous so that the model does not learn to refuse everything (Bai et al. mix in
+    helpfulness data for the same reason)"""
     batch_size: int = 32
     """examples per fine-tuning step"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=3e-4, warmup_steps=5, weight_decay=0.0))
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=40, lr=3e-4, warmup_steps=5, weight_decay=0.0))
     """a short, gentle fine-tune: the SFT model already knows the answers' format"""
     seed: int = 0
     """seeds the prompt draws, the loop's samples and the batch order"""

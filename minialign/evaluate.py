@@ -193,14 +193,14 @@ def format_table(rows: Sequence[EvalRow]) -> str:
 
 
 def dpo_beta_sweep(stages, betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
-                   seed: int = 0) -> list[tuple[float, float, float]]:
+                   seed: int = 0, **overrides) -> list[tuple[float, float, float]]:
     """[(beta, KL to the SFT model per token, mean oracle reward)] of one short DPO run per beta.
 
     Each run starts from the SFT model with the stage's DPO config (its steps replaced by
-    `steps` when given) and the same pairs; a smaller beta lets the policy pay more KL for
-    reward (Rafailov et al. 2023, eq. 3: beta weighs the KL penalty). Plot with
-    `plots.plot_beta_sweep`."""
-    cfg = stages.config_of("dpo") or DPOConfig()
+    `steps` when given, other fields by `overrides`, e.g. nll_weight=0.0 for plain DPO) and
+    the same pairs; a smaller beta lets the policy pay more KL for reward (Rafailov et al.
+    2023, eq. 3: beta weighs the KL penalty). Plot with `plots.plot_beta_sweep`."""
+    cfg = dataclasses.replace(stages.config_of("dpo") or DPOConfig(), **overrides)
     if steps is not None:
         cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, steps=steps))
     sft = stages.get("sft")

@@ -134,11 +134,11 @@ def orpo_loss(
 class ORPOConfig:
     lam: float = 0.1
     """weight of the odds-ratio term (paper: 0.1 for Phi-2 and Llama-2; 0.2 for Mistral)"""
-    n_pairs: int = 3000
+    n_pairs: int = 2000
     """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
     batch_size: int = 32
     """pairs per step"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=120, lr=3e-4, warmup_steps=10, weight_decay=0.0))
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=3e-4, warmup_steps=5, weight_decay=0.0))
     """ORPO here starts from the SFT model (the paper starts from the base model: its NLL term
     is the SFT), so the run is short, like DPO's"""
     label_temperature: float = 0.3
@@ -156,6 +156,7 @@ def train_orpo(policy: nn.Module, tok: Tokenizer, world: MiniWorld, cfg: ORPOCon
     if pairs is None:
         pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
+    # bucket=1: every batch mixes prompt kinds (see reward.train_reward_model)
     batches = (tuple(b.to(device) for b in collate_pairs(chunk, tok.pad_id))
                for chunk in batches_of(encoded, cfg.batch_size, cfg.seed, bucket=1))
 

@@ -163,15 +163,15 @@ class RewardModel(nn.Module):
 
 @dataclass
 class RewardConfig:
-    n_pairs: int = 3000
-    """training pairs, on prompts of the world's train split"""
+    n_pairs: int = 2000
+    """training pairs, on prompts of the world's train split (60 steps x 32 use 1920 of them)"""
     n_eval_pairs: int = 500
     """held-out pairs, on prompts of the eval split, for the pairwise accuracy"""
     batch_size: int = 32
     """pairs per step (each step scores 2 * batch_size sequences)"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=120, lr=3e-4, warmup_steps=10, weight_decay=0.0))
-    """InstructGPT trains the RM for one epoch at lr ~9e-6 (a 6B model); a 1M-parameter trunk
-    initialised from SFT needs a larger step and ~one pass over 3000 pairs"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=1e-3, warmup_steps=5, weight_decay=0.0))
+    """InstructGPT trains its RM for one epoch at lr ~9e-6 (a 6B model); a 1M-parameter trunk
+    takes a far larger step, for about one pass over the pairs"""
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the training pairs (0 = noiseless; 0.3 flips ~3% of labels)"""
     eval_label_temperature: float = 0.0
@@ -242,6 +242,9 @@ def train_reward_model(sft_model: GPT, tok: Tokenizer, world: MiniWorld,
     block_size = sft_model.config.block_size
     pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, block_size) for p in pairs]
+    # bucket=1: no length bucketing. Response lengths differ by prompt kind, so length buckets
+    # are batches of one kind, and a trunk pulled one kind at a time learns far less (held-out
+    # accuracy 0.73 instead of 0.82 after 60 steps of the cpu preset)
     batches = (tuple(b.to(device) for b in collate_pairs(chunk, tok.pad_id))
                for chunk in batches_of(encoded, cfg.batch_size, cfg.seed, bucket=1))
     log = run_loop(rm, batches, batch_loss, cfg.loop, desc="reward")

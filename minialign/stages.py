@@ -30,10 +30,8 @@ from .tokenizer import Tokenizer, train as train_tokenizer
 from .train import MetricsLog, cache_dir, load_checkpoint, pick_device, save_checkpoint, set_seed
 from .world import MiniWorld, WorldConfig
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """bump when a change to the code makes old checkpoints wrong"""
-TOKENIZER_TEXTS_VERSION = 2
-"""bump when the tokenizer's training texts or pre-tokenizer change"""
 
 
 @dataclass
@@ -91,7 +89,7 @@ def _gpu() -> Preset:
             "reward": reward.RewardConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "dpo": dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 960, "benign": 576, "advice": 192, "factual": 192, "arithmetic": 192},
+            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768, "benign": 576},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
@@ -140,13 +138,15 @@ class Stages:
     @property
     def tokenizer(self) -> Tokenizer:
         if self._tok is None:
-            key = _fingerprint({"world": self.world.config, "vocab": self.preset.model.vocab_size,
-                                "version": CACHE_VERSION, "texts": TOKENIZER_TEXTS_VERSION})
+            texts = self._tokenizer_texts()
+            # the file is named after what it was trained on, so a changed world never reuses it
+            key = _fingerprint({"texts": hashlib.sha1("\n".join(texts).encode()).hexdigest(),
+                                "vocab": self.preset.model.vocab_size, "version": CACHE_VERSION})
             path = self.dir / f"tokenizer-{key}.json"
             if path.exists() and not self.retrain:
                 self._tok = Tokenizer.load(path)
             else:
-                self._tok = train_tokenizer(self._tokenizer_texts(), self.preset.model.vocab_size)
+                self._tok = train_tokenizer(texts, self.preset.model.vocab_size)
                 self._tok.save(path)
         return self._tok
 
@@ -155,9 +155,10 @@ class Stages:
 
         w = self.world
         rng = random.Random(self.seed)
+        prompts = w.train_pool + w.eval_pool  # vocabulary only: every split uses the same words
         texts = w.corpus_documents(3000)
-        texts += [p.text for p in w.train_pool]
-        texts += [w.respond(p, s, rng) for p in w.train_pool for s in w.STYLES[p.kind]]
+        texts += [p.text for p in prompts]
+        texts += [w.respond(p, s, rng) for p in prompts for s in w.STYLES[p.kind]]
         texts += [t for _ in range(200) for _, t in w.revision_demo(rng)]
         texts += ["The answer is A.", "The answer is B.", "(A) (B)"]
         return texts

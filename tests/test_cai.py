@@ -335,7 +335,7 @@ def test_sl_cai_trains_on_final_revisions(tok, world, tiny_model):
     cfg = cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=6), n_per_kind={"harmful": 6, "benign": 4},
                           batch_size=4, loop=LoopConfig(steps=2, warmup_steps=0))
     log, transcripts = cai.train_sl_cai(tiny_model, tok, world, cfg)
-    assert len(transcripts) == 10 and all(len(t.rounds) == 1 for t in transcripts)
+    assert len(transcripts) == 10 and all(len(t.rounds) == cfg.critique.rounds for t in transcripts)
     assert len(log.series("loss")[0]) == 2
 
 

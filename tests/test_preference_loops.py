@@ -125,7 +125,7 @@ def test_dpo_rejects_the_policy_as_its_own_reference(tok, policy, world):
 def test_dpo_first_step_policy_equals_reference_so_loss_is_log2_and_rewards_zero(tok, policy, world):
     # before the first update pi == ref: every log-ratio is 0, loss = -log sigmoid(0) = log 2
     ref = copy.deepcopy(policy)
-    log = train_dpo(policy, ref, tok, world, DPOConfig(n_pairs=16, batch_size=8, loop=SHORT))
+    log = train_dpo(policy, ref, tok, world, DPOConfig(n_pairs=16, batch_size=8, nll_weight=0.0, loop=SHORT))
     first = log.rows[0]
     assert first["loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert first["rewards/chosen"] == pytest.approx(0.0, abs=1e-5)
@@ -144,6 +144,18 @@ def test_dpo_loop_passes_summed_logps_except_averaged_for_ipo(tok, policy, world
                     batch_size=4, loop=SHORT)
     log = train_dpo(policy, copy.deepcopy(policy), tok, world, cfg, pairs=[pair] * 8)
     assert log.rows[0]["logps/chosen"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_dpo_nll_term_is_the_chosen_per_token_average_not_the_sum(tok, policy, world):
+    # RPO: loss = dpo + alpha * NLL(y_w) per token; at step 0 the DPO part is log 2
+    pair = PreferencePair("Hi?", "Hello, nice to meet you.", "No.")
+    chosen, _ = encode_pairs([pair], tok, 128)
+    with torch.no_grad():
+        chosen_avg = response_logps(policy, chosen, average=True).item()
+    cfg = DPOConfig(nll_weight=0.5, batch_size=4, loop=SHORT)
+    log = train_dpo(policy, copy.deepcopy(policy), tok, world, cfg, pairs=[pair] * 8)
+    assert log.rows[0]["nll"] == pytest.approx(-chosen_avg, abs=1e-4)
+    assert log.rows[0]["loss"] == pytest.approx(math.log(2) - 0.5 * chosen_avg, abs=1e-4)
 
 
 # --- ORPO ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 # - find where a reward model is wrong (content it cannot check, a taste for length) and say why
 #   that matters once a policy optimises it (lesson 4).
 #
-# **Time.** The reward model trains in about a minute the first time (from the SFT model of
+# **Time.** The reward model trains in one to two minutes the first time (from the SFT model of
 # lesson 2, loaded from the cache); every other cell takes seconds.
 
 # %% [markdown] zh
@@ -36,7 +36,7 @@
 # - 在留出（held-out）偏好对上测量成对准确率（pairwise accuracy），并与带噪声的标签所允许的上限相比较；
 # - 找出奖励模型错在哪里（它无法核对的内容、对长度的偏好），并说明一旦有策略去优化它，这些错误为什么要紧（第 4 课）。
 #
-# **耗时**　奖励模型第一次运行时约需一分钟训练（从第 2 课缓存下来的监督微调模型出发）；其余单元格都只需几秒。
+# **耗时**　奖励模型第一次运行时需要一到两分钟训练（从第 2 课缓存下来的监督微调模型出发）；其余单元格都只需几秒。
 
 # %% [markdown]
 # $$P\big(y_c \succ y_r \mid x\big) = \sigma\big(r_\phi(x, y_c) - r_\phi(x, y_r)\big),
@@ -233,7 +233,7 @@ print(reward.last_token_index(attention_mask).tolist())
 # `reward.train_reward_model` 以监督微调模型的副本为起点构造 `RewardModel`，用 AdamW 训练 120 步，每步 32 个偏好对。
 
 # %%
-# first run: trains for about a minute on a 2-core CPU (plus SFT if it is not cached); later runs: loads from the cache
+# first run: trains for one to two minutes on a 2-core CPU (plus SFT if it is not cached); later runs: loads from the cache
 rm = stages.get("reward")
 print(f"reward model trained in {stages.timings['reward']:.0f} s")
 log = stages.metrics("reward")
@@ -244,58 +244,55 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# The experiment: one short response, scored alone and in a batch next to longer responses, so that
-# it is followed by more and more padding. Read at the last real token, its score does not move. Read
-# at the last column ("pooling on padding"), the score is the head applied to a padding position,
-# and it changes with the amount of padding, that is, with whatever else happens to be in the batch.
+# The experiment: three responses to a harmful prompt (redirect, plain refusal, compliance), each
+# scored alone, then all three in one batch with a fourth, longer response, so that they are
+# followed by padding. Read at the last real token, every score is the same as alone. Read at the
+# last column ("pooling on padding"), the score is the head applied to a padding position: it
+# changes by points, only because a longer response happened to share the batch.
 
 # %% [markdown] zh
-# 实验如下：取一个较短的回答，先单独打分，再把它和更长的回答放进同一个批次，使它后面跟着越来越多的填充。
-# 在最后一个真实词元处读取，它的分数纹丝不动；在最后一列读取（“在填充上池化”），分数其实是线性头作用在一个填充位置上的结果，
-# 它会随填充的多少而变，也就是随批次里碰巧还有什么别的回答而变。
+# 实验如下：对一个有害提示取三个回答（拒绝并给出安全引导、单纯拒绝、照办），先逐个单独打分，
+# 再把三者和第四个更长的回答放进同一个批次，使它们后面都跟着填充。在最后一个真实词元处读取，每个分数都与单独打分时相同；
+# 在最后一列读取（“在填充上池化”），分数其实是线性头作用在一个填充位置上的结果：仅仅因为批次里碰巧有一个更长的回答，分数就变了好几分。
 
 # %%
-prompt = "What is the capital of France?"
-short = tok.encode_chat(prompt, "The capital is Paris.")[0]
+harmful_prompt = world.prompts("eval", "harmful")[0]
+rng = random.Random(0)
+styles = ["refuse_redirect", "refuse", "comply"]
+texts = [world.respond(harmful_prompt, style, rng) for style in styles]
 filler = "It is a thing that many people talk about."
+texts.append(texts[0] + " " + " ".join([filler] * 3))  # a longer response: the others get padded
+styles.append("long (no padding)")
+rows = [tok.encode_chat(harmful_prompt.text, text)[0] for text in texts]
 
+with torch.no_grad():
+    alone = [rm(*pad([row], tok.pad_id)).item() for row in rows]  # one row, no padding
+    ids, mask = pad(rows, tok.pad_id)  # (4, T), (4, T): right-padded batch
+    h, _ = rm.gpt.hidden_states(ids, mask)  # (4, T, C)
+    at_last_real = rm.head(reward.pool_last_token(h, mask)).squeeze(-1)  # (4,)
+    at_last_column = rm.head(h[:, -1]).squeeze(-1)  # (4,) the bug: position T-1 for every row
 
-@torch.no_grad()
-def both_readings(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reward at the last real token, reward at the last column) of every row of a right-padded batch."""
-    ids, mask = pad(rows, tok.pad_id)  # (B, T), (B, T)
-    h, _ = rm.gpt.hidden_states(ids, mask)  # (B, T, C)
-    at_last_real = rm.head(reward.pool_last_token(h, mask)).squeeze(-1)  # (B,)
-    at_last_column = rm.head(h[:, -1]).squeeze(-1)  # (B,) the bug: position T-1 for every row
-    return at_last_real, at_last_column
+print(harmful_prompt.text)
+print(f"{'response':<18}{'padding':>8}{'alone':>8}{'last real token':>17}{'last column':>13}")
+for style, row, a, b, c in zip(styles, rows, alone, at_last_real.tolist(), at_last_column.tolist()):
+    print(f"{style:<18}{ids.shape[1] - len(row):>8}{a:>+8.2f}{b:>+17.2f}{c:>+13.2f}")
 
-
-alone = rm(*pad([short], tok.pad_id)).item()
-n_pad, real, column = [], [], []
-for n_filler in range(6):
-    longer = tok.encode_chat(prompt, "The capital is Paris. " + " ".join([filler] * n_filler))[0]
-    r_real, r_col = both_readings([short, longer])
-    n_pad.append(len(longer) - len(short))
-    real.append(r_real[0].item())
-    column.append(r_col[0].item())
-print(f"alone: {alone:+.3f}")
-for n, a, b in zip(n_pad, real, column):
-    print(f"{n:>3} padding tokens after it: last real token {a:+.3f}   last column {b:+.3f}")
-
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(n_pad, real, "o-", label="last real token (correct)")
-ax.plot(n_pad, column, "s-", label="last column (pooling on padding)")
-ax.set_xlabel("padding tokens after the response")
-ax.set_ylabel("reward of the same response")
-ax.grid(alpha=0.3)
+x = torch.arange(len(styles))
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.bar(x - 0.2, at_last_real, 0.4, label="last real token (correct)")
+ax.bar(x + 0.2, at_last_column, 0.4, label="last column (pooling on padding)")
+ax.set_xticks(x, styles, fontsize=8)
+ax.set_ylabel("reward")
+ax.axhline(0, color="grey", lw=0.8)
+ax.grid(axis="y", alpha=0.3)
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# With no padding (the first line) the two readings agree; from then on only the correct one stays
-# equal to the score of the response alone. (Small differences in the last decimals are float
-# round-off of a batch of another shape.)
+# The unpadded row gets the same score either way; the three padded rows do not. Which response a
+# batch places next to yours should never change your reward, and a policy trained on such scores
+# would learn something about batch composition instead of about responses.
 #
 # ## 4. Pairwise accuracy, and its ceiling
 #
@@ -307,8 +304,8 @@ plt.show()
 # flip, is the ceiling.
 
 # %% [markdown] zh
-# 没有填充时（第一行）两种读法结果相同；之后只有正确的读法始终等于单独打分时的分数。（最后几位小数上的细微差别，
-# 是换了形状的批次带来的浮点舍入误差。）
+# 没有填充的那一行，两种读法结果相同；三个带填充的行则不然。一个回答的奖励，绝不应该取决于批次里和它放在一起的是哪些回答；
+# 用这样的分数训练出来的策略，学到的将是批次的构成，而不是回答的好坏。
 #
 # ## 4. 成对准确率及其上限
 #
@@ -344,7 +341,7 @@ plt.show()
 # %% [markdown] en
 # The overall number hides two very different stories. Pairs that differ in *style* (refuse or
 # comply, hedge or boast) are ranked almost perfectly. Pairs that differ in *content* (Paris or Lima;
-# is 4 plus 3 seven or eight?) are ranked little better than a coin. Checking a fact needs the fact;
+# is 4 plus 3 seven or eight?) are ranked close to a coin flip, sums even below it. Checking a fact needs the fact;
 # the little trunk knows some facts it was trained on, but held-out questions and sums beat it, and
 # a correct and a wrong sum look exactly alike in style.
 #
@@ -357,7 +354,7 @@ plt.show()
 
 # %% [markdown] zh
 # 总体数字背后其实是两种截然不同的情况。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）几乎全都排对了；
-# *内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）却只比抛硬币强一点。核对一个事实，得先知道这个事实：
+# *内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）却和抛硬币差不多，算术题甚至还不如抛硬币。核对一个事实，得先知道这个事实：
 # 这个小小的模型主干知道一些训练中见过的事实，但留出的问题和算术题难住了它，而且正确和错误的算式在风格上一模一样。
 #
 # ## 5. 奖励模型错在哪里

@@ -100,8 +100,9 @@ from minialign.stages import Stages
 mask = torch.tensor([[0.0, 1, 1, 1, 0], [0.0, 1, 1, 0, 0]])  # (B, T): response tokens
 kl = torch.tensor([[0.0, 0.2, -0.1, 0.4, 0.0], [0.0, 0.3, 0.1, 0.0, 0.0]])  # per-token k1
 score = torch.tensor([1.0, -0.5])  # the reward model's score of each response
-rewards = ppo.per_token_rewards(score, kl, mask, kl_coef=0.1)
-print(rewards)
+rewards = ppo.per_token_rewards(score, kl, mask, kl_coef=0.1)  # (B, T)
+for row in rewards.tolist():
+    print([round(x, 4) + 0.0 for x in row])  # + 0.0 turns -0.0 into 0.0
 # by hand, row 0: -0.1 * [0.2, -0.1, 0.4] = [-0.02, 0.01, -0.04], plus the score 1.0 on the last real token (t = 3)
 print("row 0 by hand:", [0.0, -0.02, 0.01, -0.04 + 1.0, 0.0])
 print("row 1 by hand:", [0.0, -0.03, -0.01 - 0.5, 0.0, 0.0])

@@ -31,7 +31,7 @@
 #
 # 到目前为止，每一种偏好方法都从标签中学习，而这些标签是人（这里是预言机（oracle））逐对给出的。
 # 宪法式 AI（Constitutional AI）（Bai 等人，2022）用一份简短的书面原则（principle）清单，即*宪法*（constitution），
-# 加上模型自己，取代了其中的大部分标签。它分两个阶段。在监督阶段（SL-CAI），模型依照某条原则批评（critique）自己的回答，
+# 加上模型自己，取代了其中的大部分标签。它分两个阶段。在监督阶段，即 SL-CAI 中，模型依照某条原则批评（critique）自己的回答，
 # 再据此修订（revision），然后在修订后的回答上微调。在强化学习阶段，即基于 AI 反馈的强化学习（RLAIF），
 # 模型评判成对的回答，用它的判断取代人类标签。两个阶段的效果都取决于模型批评和评判得好不好，所以本课会逐一测量它们；
 # 最后做一次红队测试（red teaming）：覆盖每个危害类别（harm category）的有害请求，同时测量对安全请求的过度拒答（over-refusal）。
@@ -209,7 +209,8 @@ print(f"agreement with the oracle, both orders:        {cai.agreement(soft, bett
 for kind in ("factual", "arithmetic", "harmful", "benign", "advice"):
     idx = [i for i, q in enumerate(pairs) if q.kind == kind]
     print(f"    {kind:<10} {len(idx):>3} pairs  {cai.agreement(soft[idx], better_first[idx]):.0%}")
-plots.plot_judge_labels(soft, better_first)
+shown_first = torch.arange(n) % 2 == 0  # for the histogram, show the better response first in every other pair
+plots.plot_judge_labels(torch.where(shown_first, soft, 1 - soft), shown_first)
 plt.show()
 
 # %% [markdown] en
@@ -299,8 +300,9 @@ print(f"{'benign':<10} {len(world.prompts('eval', 'benign'))} safe prompts that 
 models = {"sft": sft_model, "sl_cai": sl_cai_model, "dpo": dpo_model, "rlaif_dpo": rlaif_model}
 red_team = cai.red_team_report(models, tok, world, loop=cai.CritiqueConfig(), loop_on="sft", n_samples=2)  # about 30 s
 print(cai.format_rows([r for r in red_team if r["category"] in ("all harmful", "benign")]))
-plots.plot_red_team(red_team)
-plt.gcf().set_size_inches(12, 3.8)
+fig, ax = plt.subplots(figsize=(12, 3.8))
+plots.plot_red_team(red_team, ax=ax)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown] en

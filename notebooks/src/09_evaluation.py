@@ -77,7 +77,6 @@ by_name = {row.name: row for row in rows}
 # %%
 display(Markdown(evaluate.format_table(rows)))
 plots.plot_eval_bars(rows)
-plt.gcf().set_size_inches(15, 3.6)
 plt.show()
 
 # %% [markdown] en
