@@ -413,3 +413,11 @@ def arithmetic_accuracy(
     generator = torch.Generator(device=device).manual_seed(seed)
     out = rollout.generate(policy, tok, [p.text for p in repeated], max_new_tokens, temperature, generator=generator)
     return sum(oracle.score(p, r).correct for p, r in zip(repeated, out.responses)) / len(repeated)
+
+
+def build_grpo(stages) -> tuple[GPT, MetricsLog]:
+    """The pipeline's "grpo" stage (`stages.Stages`): GRPO from the SFT model on the training
+    sums, with the cached SFT model as the frozen reference."""
+    policy = stages.fresh_copy("sft")
+    log = train_grpo(policy, stages.get("sft"), stages.tokenizer, stages.world, stages.config_of("grpo"))
+    return policy, log

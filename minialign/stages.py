@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from . import cai, dpo, orpo, pretrain, reward, sft
+from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
 from .train import MetricsLog, cache_dir, load_checkpoint, pick_device, save_checkpoint, set_seed
@@ -51,7 +51,8 @@ def _cpu() -> Preset:
         GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
         {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
          "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
-         "sl_cai": cai.SLCAIConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig())},
+         "sl_cai": cai.SLCAIConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig()),
+         "ppo": ppo.PPOConfig(), "grpo": grpo.GRPOConfig()},
     )
 
 
@@ -72,6 +73,8 @@ def _tiny() -> Preset:
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
+            "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
+            "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
         },
         n_eval_prompts=40,
     )
@@ -93,6 +96,9 @@ def _gpu() -> Preset:
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
+            # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
+            "ppo": ppo.PPOConfig(iterations=60, batch_size=256, minibatch_size=64),
+            "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
         },
         n_eval_prompts=400,
     )
@@ -270,11 +276,11 @@ def _build_orpo(stages: Stages):
 
 BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
     "base": _build_base, "sft": _build_sft, "reward": _build_reward, "dpo": _build_dpo, "orpo": _build_orpo,
-    "sl_cai": cai.build_sl_cai, "rlaif_dpo": cai.build_rlaif_dpo,
+    "sl_cai": cai.build_sl_cai, "rlaif_dpo": cai.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
 }
 REQUIRES: dict[str, tuple[str, ...]] = {
     "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
-    "sl_cai": ("sft",), "rlaif_dpo": ("sft",),
+    "sl_cai": ("sft",), "rlaif_dpo": ("sft",), "ppo": ("sft", "reward"), "grpo": ("sft",),
 }
 FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {
     "reward": lambda stages: reward.RewardModel(GPT(stages.model_config)),

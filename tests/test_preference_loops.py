@@ -12,7 +12,8 @@ from minialign.orpo import ORPOConfig, train_orpo
 from minialign.preferences import PreferencePair, encode_pairs, make_pairs, response_logps
 from minialign.reward import RewardConfig, RewardModel, pair_rewards, reward_accuracy, score_texts, train_reward_model
 from minialign.tokenizer import train
-from minialign.train import LoopConfig
+from minialign.stages import REQUIRES, Stages
+from minialign.train import LoopConfig, save_checkpoint
 from minialign.world import MiniWorld
 
 SHORT = LoopConfig(steps=2, lr=1e-2, warmup_steps=0, log_every=1)
@@ -177,3 +178,15 @@ def test_orpo_trains_the_policy(tok, policy, world):
     before = params(policy)
     train_orpo(policy, tok, world, ORPOConfig(n_pairs=16, batch_size=8, loop=SHORT))
     assert not same(before, params(policy))
+
+
+# --- stages ----------------------------------------------------------------------------------------
+def test_reward_stage_reloads_from_the_cache_as_a_reward_model_not_a_gpt(tmp_path):
+    stages = Stages("tiny", cache=tmp_path)
+    torch.manual_seed(0)
+    rm = RewardModel(GPT(stages.model_config))
+    save_checkpoint(stages.path("reward"), rm, stages.identity("reward"), seconds=1.0)
+    loaded = stages.get("reward")  # from the cache: nothing upstream is trained
+    assert isinstance(loaded, RewardModel)
+    assert all(torch.equal(a, b) for a, b in zip(rm.state_dict().values(), loaded.state_dict().values()))
+    assert REQUIRES["reward"] == REQUIRES["dpo"] == REQUIRES["orpo"] == ("sft",)

@@ -109,7 +109,7 @@ for response in responses:
 # 'The answer is 13.'                           0.0                    0.1
 # 'The answer is 12'                            1.0                    1.0
 # '12'                                          0.0                    0.0
-# 'The answer is 12. No, the answer is 13.'     1.0                    1.0
+# 'The answer is 12. No, the answer is 13.'     0.0                    0.0
 # 'The answer is 13. No, the answer is 12.'     1.0                    1.0
 # 'The answer is 11 or 12 or 13.'               0.0                    0.0
 
@@ -165,15 +165,14 @@ grouped = rewards.reshape(-1, 4)  # (3, 4): one row per prompt, NOT reshape(4, -
 centred = grouped - grouped.mean(dim=1, keepdim=True)  # (3, 4)
 std = grouped.std(dim=1, keepdim=True)  # (3, 1), 0 for the all-right group
 by_hand = torch.where(std > 0, centred / (std + 1e-4), torch.zeros_like(centred))  # 0/0 would be NaN
-print("by hand            ", by_hand.reshape(-1).numpy().round(3))
-print("group_advantages   ", grpo.group_advantages(rewards, 4, scale="group").numpy().round(3))
-print("Dr. GRPO (no std)  ", grpo.group_advantages(rewards, 4, scale="none").numpy().round(3))
+show = lambda a: " ".join(f"{v:+.2f}" for v in a.reshape(-1).tolist())
+print("by hand           ", show(by_hand))
+print("group_advantages  ", show(grpo.group_advantages(rewards, 4, scale="group")))
+print("Dr. GRPO (no std) ", show(grpo.group_advantages(rewards, 4, scale="none")))
 # %% [output]
-# by hand             [ 1.5   -0.5   -0.5   -0.5    0.866  0.866 -0.866 -0.866  0.     0.     0.
-#   0.   ]
-# group_advantages    [ 1.5   -0.5   -0.5   -0.5    0.866  0.866 -0.866 -0.866  0.     0.     0.
-#   0.   ]
-# Dr. GRPO (no std)   [ 0.75 -0.25 -0.25 -0.25  0.5   0.5  -0.5  -0.5   0.    0.    0.    0.  ]
+# by hand            +1.50 -0.50 -0.50 -0.50 +0.87 +0.87 -0.87 -0.87 +0.00 +0.00 +0.00 +0.00
+# group_advantages   +1.50 -0.50 -0.50 -0.50 +0.87 +0.87 -0.87 -0.87 +0.00 +0.00 +0.00 +0.00
+# Dr. GRPO (no std)  +0.75 -0.25 -0.25 -0.25 +0.50 +0.50 -0.50 -0.50 +0.00 +0.00 +0.00 +0.00
 
 # %% [markdown] en
 # The third group is all right: every advantage is $r - \bar r = 0$, and it contributes nothing to the
@@ -210,7 +209,7 @@ for k in range(1, 8):
     a_grpo, a_dr = grpo.group_advantages(r, 8, "group"), grpo.group_advantages(r, 8, "none")
     print(f"{k:>10} {a_grpo[0]:>15.2f} {a_dr[0]:>19.2f} {a_grpo.abs().sum():>26.2f} {a_dr.abs().sum():>9.2f}")
 # %% [output]
-#  right of 8  A(right), GRPO  A(right), Dr. GRPO  group weight sum|A|, GRPO  Dr. GRPO
+# right of 8  A(right), GRPO  A(right), Dr. GRPO  group weight sum|A|, GRPO  Dr. GRPO
 #          1            2.47                0.88                       4.95      1.75
 #          2            1.62                0.75                       6.48      3.00
 #          3            1.21                0.62                       7.24      3.75
@@ -271,7 +270,7 @@ by_hand = {
     "bnpo": (per_token * mask).sum() / mask.sum(),
     "dr_grpo": (per_token * mask).sum() / (N * T),  # L_max = T = 3 here
 }
-print("ratio", ratio.numpy().round(3).tolist())
+print("ratio", [[round(r, 3) for r in row] for row in ratio.tolist()])
 for loss_type, value in by_hand.items():
     package, stats = grpo.grpo_loss(logp, old_logp, ref_logp, advantages, mask, clip_eps, beta=beta,
                                     loss_type=loss_type, max_completion_length=T)
@@ -316,10 +315,10 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
     push = -torch.autograd.grad(loss, logp)[0]  # (4, T): > 0 raises the token's log-prob
     print(f"{loss_type:<18}" + "".join(f"{push[i, 0].item():>+17.4f}" for i in range(4)))
 # %% [output]
-# push on one token    right, 2 tokens  right, 6 tokens  wrong, 2 tokens  wrong, 6 tokens
-# grpo                       +0.0625          +0.0208          -0.0625          -0.0208
-# bnpo                       +0.0312          +0.0312          -0.0312          -0.0312
-# dr_grpo                    +0.0208          +0.0208          -0.0208          -0.0208
+# push on one token   right, 2 tokens  right, 6 tokens  wrong, 2 tokens  wrong, 6 tokens
+# grpo                        +0.0625          +0.0208          -0.0625          -0.0208
+# bnpo                        +0.0312          +0.0312          -0.0312          -0.0312
+# dr_grpo                     +0.0208          +0.0208          -0.0208          -0.0208
 
 # %% [markdown] en
 # With `"grpo"` each completion's tokens share a fixed budget, so a token of the long wrong answer

@@ -57,7 +57,6 @@ from minialign.stages import Stages
 
 stages = Stages("cpu", seed=0)
 tok, world = stages.tokenizer, stages.world
-sft_model = stages.get("sft")
 
 # %% [markdown] en
 # ## 1. The constitution
@@ -105,6 +104,7 @@ for principle in constitution.principles:
 # 它从示范数据（demonstration）中的“批评 → 修订”对话里学会了这两种格式（第 2 课）。下面是三个带有已知缺陷的回答：
 
 # %%
+sft_model = stages.get("sft")  # trained in lesson 2: loads from the cache
 generate_one = cai.model_generate(sft_model, tok, temperature=0.0)  # a batch of conversations -> replies
 rng = random.Random(0)
 examples = [  # (prompt, style of a flawed response, principle that should catch it)

@@ -4,9 +4,9 @@
 # %% [markdown] en
 # # Lesson 9 · Evaluation and the alignment tax: what the numbers say, and what they do not
 #
-# Eight models now stand on the same SFT model: PPO, DPO, ORPO, GRPO, SL-CAI and RLAIF-DPO, next
-# to the base and SFT models themselves. This lesson puts them in one table, measured the same
-# way, and then asks the questions every results table should face. How sure is each number? What
+# Six methods now stand on the same SFT model: PPO, DPO, ORPO, GRPO, SL-CAI and RLAIF-DPO. With the
+# base and SFT models themselves that makes eight models, and this lesson puts them in one table,
+# measured the same way, and then asks the questions every results table should face. How sure is each number? What
 # did each method pay for what it gained (the alignment tax)? And is the yardstick itself
 # trustworthy, given that a measure that becomes a target stops measuring (Goodhart's law)?
 #
@@ -25,8 +25,8 @@
 # %% [markdown] zh
 # # 第 9 课 · 评估与对齐税：数字说明了什么，又没说明什么
 #
-# 现在已经有八个模型，都建立在同一个监督微调（SFT）模型之上：PPO、DPO、ORPO、GRPO、SL-CAI 和 RLAIF-DPO，再加上基座模型（base model）和监督微调模型本身。
-# 本课把它们放进同一张表，用同一种方法测量，然后追问每一张结果表都该面对的问题：每个数字有多可靠？
+# 现在已经有六种方法建立在同一个监督微调（SFT）模型之上：PPO、DPO、ORPO、GRPO、SL-CAI 和 RLAIF-DPO。再加上基座模型（base model）和监督微调模型本身，
+# 一共八个模型。本课把它们放进同一张表，用同一种方法测量，然后追问每一张结果表都该面对的问题：每个数字有多可靠？
 # 每种方法为它的收获付出了什么代价（即对齐税（alignment tax））？当一个指标变成了优化目标，它就不再是好的指标（古德哈特定律（Goodhart's law））；
 # 那么，这把尺子本身又是否可信？
 #
