@@ -405,7 +405,8 @@ def sl_cai_prompts(world: MiniWorld, n_per_kind: Mapping[str, int], seed: int = 
     return out
 
 
-def revision_examples(transcripts: Sequence[Transcript], tok: Tokenizer, block_size: int) -> list[tuple[list[int], int]]:
+def revision_examples(transcripts: Sequence[Transcript], tok: Tokenizer,
+                      block_size: int) -> list[tuple[list[int], int]]:
     """SFT examples (ids, prompt_len) of (prompt, final revision), for transcripts with a revision.
 
     The critique is not part of the example: the point of SL-CAI is a model that answers like its
@@ -522,7 +523,10 @@ def judge_probs(model: GPT, tok: Tokenizer, prompt: str | Sequence[str], respons
     "<|assistant|> The answer is", restricted to " A" and " B"; asks again with a and b swapped
     and averages (`judge_soft_label`). Strings give a 0-d tensor, sequences of N give (N,)."""
     single = isinstance(prompt, str)
-    prompts, a, b = ([prompt], [response_a], [response_b]) if single else (list(prompt), list(response_a), list(response_b))
+    if single:
+        prompts, a, b = [prompt], [response_a], [response_b]
+    else:
+        prompts, a, b = list(prompt), list(response_a), list(response_b)
     if not len(prompts) == len(a) == len(b):
         raise ValueError(f"prompt, response_a and response_b must have the same length N, got "
                          f"{len(prompts)}, {len(a)}, {len(b)}")

@@ -239,7 +239,7 @@ class GRPOConfig:
     """GRPO hyperparameters: DeepSeekMath's values in the docstrings where the tiny model
     uses others (its answers are ~6 tokens long and its batches a hundred completions)."""
 
-    iterations: int = 30
+    iterations: int = 20
     """rollout -> update cycles"""
     prompts_per_iteration: int = 16
     """arithmetic prompts per rollout"""
@@ -248,8 +248,8 @@ class GRPOConfig:
     updates_per_rollout: int = 2
     """gradient steps on each rollout (DeepSeekMath: 1); beyond the first, the clip is what
     keeps the policy near the one that sampled"""
-    lr: float = 1e-4
-    """Adam learning rate (DeepSeekMath: 1e-6 for 7B parameters)"""
+    lr: float = 3e-4
+    """Adam learning rate (DeepSeekMath: 1e-6 for 7B parameters; 1e-3 wrecks the tiny model)"""
     max_grad_norm: float = 1.0
     """global gradient-norm clip"""
     clip_eps: float = 0.2

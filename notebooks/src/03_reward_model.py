@@ -77,13 +77,13 @@ tok, world = stages.tokenizer, stages.world
 #
 # `preferences.make_pairs` draws the pairs as lesson 0 showed: two responses of different styles to
 # one prompt, and a Bradley–Terry coin on their oracle scores (label temperature 0.3) picks the
-# chosen one. The reward model trains on 3,000 such pairs from the training prompts:
+# chosen one. The reward model trains on a few thousand such pairs from the training prompts:
 
 # %% [markdown] zh
 # ## 1. 偏好对
 #
 # `preferences.make_pairs` 按第 0 课演示的方式生成偏好对：同一个提示（prompt）下两个不同风格（style）的回答（response），
-# 再根据它们的预言机分数抛一枚 Bradley–Terry 硬币（标签温度 0.3），决定哪个是优选回答。奖励模型用训练集提示上的 3,000 个这样的偏好对来训练：
+# 再根据它们的预言机分数抛一枚 Bradley–Terry 硬币（标签温度 0.3），决定哪个是优选回答。奖励模型用训练集提示上几千个这样的偏好对来训练：
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -225,17 +225,17 @@ print(reward.last_token_index(attention_mask).tolist())
 
 # %% [markdown] en
 # Now the trained reward model. The cell below loads it from the cache, or trains it first:
-# `reward.train_reward_model` starts a `RewardModel` from a copy of the SFT model and runs 120 AdamW
-# steps of 32 pairs.
+# `reward.train_reward_model` starts a `RewardModel` from a copy of the SFT model and runs a short
+# AdamW loop over the pairs of section 1, about one pass (the cell prints the settings).
 
 # %% [markdown] zh
 # 下面换成训练好的奖励模型。下一个单元格会从缓存（cache）加载它，如果缓存里没有就先训练：
-# `reward.train_reward_model` 以监督微调模型的副本为起点构造 `RewardModel`，用 AdamW 训练 120 步，每步 32 个偏好对。
+# `reward.train_reward_model` 以监督微调模型的副本为起点构造 `RewardModel`，用 AdamW 在第 1 节的偏好对上训练一小段，大约过一遍数据（单元格会打印具体设置）。
 
 # %%
 # first run: trains for one to two minutes on a 2-core CPU (plus SFT if it is not cached); later runs: loads from the cache
 rm = stages.get("reward")
-print(f"reward model trained in {stages.timings['reward']:.0f} s")
+print(f"reward model trained in {stages.timings['reward']:.0f} s: {cfg.loop.steps} AdamW steps of {cfg.batch_size} pairs, lr {cfg.loop.lr:g}")
 log = stages.metrics("reward")
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 plots.plot_curves({"reward": log}, key="loss", title="Bradley-Terry loss (training batches)", ax=axes[0])

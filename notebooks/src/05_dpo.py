@@ -325,9 +325,18 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 #
 # ## 4. Training
 #
-# `stages.get("dpo")` runs `dpo.train_dpo`: the reference log-probs of the 3,000 training pairs are
-# computed once, under `torch.no_grad()` (the reference never changes), then 120 AdamW steps of 32
-# pairs with $\beta = 0.1$.
+# `stages.get("dpo")` runs `dpo.train_dpo`: the reference log-probs of the training pairs are
+# computed once, under `torch.no_grad()` (the reference never changes), then a short AdamW loop with
+# $\beta = 0.1$. The stage adds one term to the loss, and section 2 is the reason. Our pairs are
+# templates the SFT model did not write, and plain DPO on them lowers the chosen log-probs too; the
+# tiny policy then drifts into garbled text. So the stage's config (`nll_weight` $= \alpha$) adds the
+# per-token negative log-likelihood of the chosen response, as RPO does (Pang et al. 2024; Llama 3
+# uses $\alpha = 0.2$):
+#
+# $$\mathcal{L}_{\text{RPO}} = \mathcal{L}_{\text{DPO}} + \alpha \cdot \mathbb{E}\Big[-\frac{\log \pi_\theta(y_w|x)}{|y_w|}\Big]$$
+#
+# The NLL term keeps the chosen responses likely, so the probability mass the margin frees goes to
+# them rather than to responses nobody labelled.
 
 # %% [markdown] zh
 # 每个偏好对的损失都从 $\log 2 = 0.6931$ 开始，与 $\beta$ 无关：参考模型的副本，其对数比（log-ratio）全为零。
@@ -335,13 +344,22 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 #
 # ## 4. 训练
 #
-# `stages.get("dpo")` 会运行 `dpo.train_dpo`：先在 `torch.no_grad()` 下一次性算出 3,000 个训练偏好对在参考模型下的对数概率
-# （参考模型永远不变），然后以 $\beta = 0.1$ 用 AdamW 训练 120 步，每步 32 个偏好对。
+# `stages.get("dpo")` 会运行 `dpo.train_dpo`：先在 `torch.no_grad()` 下一次性算出训练偏好对在参考模型下的对数概率
+# （参考模型永远不变），然后以 $\beta = 0.1$ 用 AdamW 训练一小段。这个阶段在损失上多加了一项，原因就是第 2 节。
+# 我们的偏好对是模板生成的，不是监督微调模型自己写出来的；在这样的数据上，纯 DPO 会把优选回答的对数概率也压下去，
+# 小模型随之滑向语无伦次。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
+# （Pang 等，2024；Llama 3 取 $\alpha = 0.2$）：
+#
+# $$\mathcal{L}_{\text{RPO}} = \mathcal{L}_{\text{DPO}} + \alpha \cdot \mathbb{E}\Big[-\frac{\log \pi_\theta(y_w|x)}{|y_w|}\Big]$$
+#
+# 负对数似然这一项让优选回答保持较高的概率，于是拉大间隔时腾出来的概率质量会流向优选回答，而不是流向无人标注的回答。
 
 # %%
 # first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
 policy = stages.get("dpo")
-print(f"DPO trained in {stages.timings['dpo']:.0f} s")
+dpo_cfg = stages.config_of("dpo")
+print(f"DPO trained in {stages.timings['dpo']:.0f} s: {dpo_cfg.loop.steps} steps of {dpo_cfg.batch_size} pairs, "
+      f"beta {dpo_cfg.beta}, nll_weight {dpo_cfg.nll_weight}")
 
 with torch.no_grad():
     pol_chosen = preferences.response_logps(policy, chosen)  # (8,)
@@ -444,17 +462,19 @@ print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 #
 # Section 2 predicted that a smaller $\beta$ lets the policy drift further from the reference. Test it:
 # `evaluate.dpo_beta_sweep` trains one short DPO run per $\beta$ (40 steps, same pairs, same seed) and
-# measures each result's KL to the SFT model and mean oracle reward.
+# measures each result's KL to the SFT model and mean oracle reward. The runs use plain DPO
+# (`nll_weight=0`), so that $\beta$ is the only leash.
 
 # %% [markdown] zh
 # ## 7. $\beta$ 的取舍
 #
 # 第 2 节预言：$\beta$ 越小，策略就能离参考模型越远。下面来验证：`evaluate.dpo_beta_sweep` 对每个 $\beta$ 训练一次短程 DPO
 # （40 步，相同的偏好对，相同的随机种子），并测量每个结果到监督微调模型的 KL 和预言机平均奖励。
+# 这几次运行用的是纯 DPO（`nll_weight=0`），让 $\beta$ 成为唯一的那根绳子。
 
 # %%
 # four short DPO runs and four evaluations: about a minute and a half on a 2-core CPU
-sweep = evaluate.dpo_beta_sweep(stages, betas=(0.03, 0.1, 0.3, 1.0), steps=40)
+sweep = evaluate.dpo_beta_sweep(stages, betas=(0.03, 0.1, 0.3, 1.0), steps=40, nll_weight=0.0)
 for beta, kl, reward_mean in sweep:
     print(f"beta = {beta:<5g} KL per token {kl:.3f}   mean oracle reward {reward_mean:+.3f}")
 plots.plot_beta_sweep(sweep)
