@@ -289,13 +289,20 @@ def length_buckets(lengths: Sequence[int], width: int = 8, max_size: int = 128) 
 
 def model_generate(model: GPT, tok: Tokenizer, max_new_tokens: int = 48, temperature: float = 0.0,
                    generator: torch.Generator | None = None, bucket_width: int = 8) -> BatchGenerate:
-    """The model as a BatchGenerate: one sampled reply per conversation (`rollout.generate`),
-    conversations of similar length batched together (see `length_buckets`)."""
+    """The model as a BatchGenerate: one sampled reply per conversation (`rollout.generate`).
+
+    Conversations short enough to leave max_new_tokens of room are batched freely; longer ones
+    with others of similar length (see `length_buckets`), so none loses budget to padding."""
+    limit = model.config.block_size - max_new_tokens
 
     def generate(conversations: list[list[Turn]]) -> list[str]:
         lengths = [len(tok.chat_prompt(c)) for c in conversations]
+        roomy = [i for i, n in enumerate(lengths) if n <= limit]
+        tight = [i for i, n in enumerate(lengths) if n > limit]
+        groups = [roomy[k : k + 128] for k in range(0, len(roomy), 128)]
+        groups += [[tight[j] for j in g] for g in length_buckets([lengths[i] for i in tight], bucket_width)]
         replies = [""] * len(conversations)
-        for group in length_buckets(lengths, bucket_width):
+        for group in groups:
             out = rollout.generate(model, tok, [conversations[i] for i in group], max_new_tokens=max_new_tokens,
                                    temperature=temperature, generator=generator)
             for i, reply in zip(group, out.responses):

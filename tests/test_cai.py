@@ -353,3 +353,11 @@ def test_length_buckets_keep_similar_lengths_together():
     # sorted: 3, 5, 9, 20, 21 -> {3, 5, 9} (9 - 3 <= 6), {20, 21}
     assert cai.length_buckets([20, 3, 9, 21, 5], width=6) == [[1, 4, 2], [0, 3]]
     assert cai.length_buckets([1, 1, 1], width=6, max_size=2) == [[0, 1], [2]]
+
+
+def test_model_generate_keeps_every_reply_in_order(tok, tiny_model):
+    # conversations of very different lengths are batched apart but answered in input order
+    convs = [[("user", "What is 2 plus 2?")], [("user", "Tell me the capital of France. " * 8)], [("user", "Hi?")]]
+    gen = cai.model_generate(tiny_model, tok, max_new_tokens=4)
+    seen = [gen([c])[0] for c in convs]
+    assert gen(convs) == seen  # greedy: each reply is the one the conversation gets alone
