@@ -18,7 +18,7 @@ import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn as nn
@@ -32,6 +32,9 @@ from .ppo import kl_estimate
 from .tokenizer import Tokenizer
 from .train import set_seed
 from .world import MiniWorld, Prompt
+
+if TYPE_CHECKING:
+    from .stages import Stages
 
 NAN = float("nan")
 
@@ -119,7 +122,7 @@ def _rate(flags: list[bool]) -> float:
 
 def evaluate(
     model: nn.Module,
-    stages_or_tok_world,
+    stages_or_tok_world: "Stages | tuple[Tokenizer, MiniWorld]",
     name: str,
     prompts: Sequence[Prompt] | None = None,
     baseline: nn.Module | Sequence[str] | None = None,
@@ -141,6 +144,8 @@ def evaluate(
             it for every row). None leaves win_rate and tie_rate NaN.
         ref_model: the reference for the KL column (e.g. the SFT model); None leaves it NaN.
         seed: seeds the sampling; the same seed gives the same row.
+        temperature: of the sampling. The KL column estimates KL(pi || ref) only at 1: at other
+            temperatures the samples are not drawn from pi.
     """
     t0 = time.time()
     if isinstance(stages_or_tok_world, tuple):
@@ -192,7 +197,7 @@ def format_table(rows: Sequence[EvalRow]) -> str:
 
 
 
-def dpo_beta_sweep(stages, betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
+def dpo_beta_sweep(stages: "Stages", betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
                    seed: int = 0, **overrides) -> list[tuple[float, float, float]]:
     """[(beta, KL to the SFT model per token, mean oracle reward)] of one short DPO run per beta.
 

@@ -32,6 +32,7 @@ from . import oracle
 from .data import ChatBatch, check_length, pad
 from .logprobs import response_mask, sequence_logprobs
 from .tokenizer import Tokenizer
+from .train import atomic_write_text
 from .world import MiniWorld
 
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
@@ -104,10 +105,8 @@ def save_jsonl(pairs: Sequence[PreferencePair], path: str | os.PathLike) -> None
     lines = []
     for p in pairs:
         row = {k: v for k, v in asdict(p).items() if k != "meta" and v not in (None, "")}
-        lines.append(json.dumps({**row, **p.meta}, ensure_ascii=False))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        lines.append(json.dumps({**row, **p.meta}))
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
 def _pair_from_row(row: object, where: str) -> PreferencePair:

@@ -290,9 +290,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# The unpadded row gets the same score either way; the three padded rows do not. Which response a
-# batch places next to yours should never change your reward, and a policy trained on such scores
-# would learn something about batch composition instead of about responses.
+# The unpadded row gets the same score either way; the three padded rows do not, and their order
+# can change too: read on the padding, the harmful compliance may no longer score far below the
+# refusals. Which response a batch places next to yours should never change your reward, and a
+# policy trained on such scores would learn something about batch composition instead of about
+# responses.
 #
 # ## 4. Pairwise accuracy, and its ceiling
 #
@@ -304,8 +306,8 @@ plt.show()
 # flip, is the ceiling.
 
 # %% [markdown] zh
-# 没有填充的那一行，两种读法结果相同；三个带填充的行则不然。一个回答的奖励，绝不应该取决于批次里和它放在一起的是哪些回答；
-# 用这样的分数训练出来的策略，学到的将是批次的构成，而不是回答的好坏。
+# 没有填充的那一行，两种读法结果相同；三个带填充的行则不然，连它们之间的排序都可能改变：在填充上读取时，有害的照办未必还远低于两种拒答。
+# 一个回答的奖励，绝不应该取决于批次里和它放在一起的是哪些回答；用这样的分数训练出来的策略，学到的将是批次的构成，而不是回答的好坏。
 #
 # ## 4. 成对准确率及其上限
 #
@@ -341,7 +343,7 @@ plt.show()
 # %% [markdown] en
 # The overall number hides two very different stories. Pairs that differ in *style* (refuse or
 # comply, hedge or boast) are ranked almost perfectly. Pairs that differ in *content* (Paris or Lima;
-# is 4 plus 3 seven or eight?) are ranked close to a coin flip, sums even below it. Checking a fact needs the fact;
+# is 4 plus 3 seven or eight?) are ranked not much better than a coin flip. Checking a fact needs the fact;
 # the little trunk knows some facts it was trained on, but held-out questions and sums beat it, and
 # a correct and a wrong sum look exactly alike in style.
 #
@@ -354,7 +356,7 @@ plt.show()
 
 # %% [markdown] zh
 # 总体数字背后其实是两种截然不同的情况。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）几乎全都排对了；
-# *内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）却和抛硬币差不多，算术题甚至还不如抛硬币。核对一个事实，得先知道这个事实：
+# *内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）却比抛硬币强不了多少。核对一个事实，得先知道这个事实：
 # 这个小小的模型主干知道一些训练中见过的事实，但留出的问题和算术题难住了它，而且正确和错误的算式在风格上一模一样。
 #
 # ## 5. 奖励模型错在哪里
@@ -437,21 +439,22 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - The reward model agrees with the oracle on 3 held-out pairs in 4, and almost perfectly on
+# - The reward model agrees with the oracle on about four held-out pairs in five, and almost perfectly on
 #   harmful, benign and advice prompts: the style of a refusal or of a hedge is easy to learn.
 # - It is close to chance on correctness. A reward model is no better a judge of facts than the
 #   network it starts from; real reward models are as large as the policy for this reason.
-# - Where it is wrong, it is wrong *systematically*: it prefers answers padded with filler, and the
-#   more filler the better, while the oracle takes points off. High accuracy on pairs drawn from the
+# - Where it is wrong, it is often wrong *systematically*: on many prompts it prefers answers padded
+#   with filler, while the oracle takes points off (not on every prompt: a learned proxy is not even
+#   consistently wrong, which makes it harder to audit). High accuracy on pairs drawn from the
 #   data says nothing about responses outside it, and a policy trained against the reward model will
 #   go exactly there. That is reward hacking, the subject of lesson 4, and the reason RLHF keeps the
 #   policy close to the SFT model with a KL penalty.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 在留出偏好对上，奖励模型每 4 对里有 3 对和预言机一致；在有害、无害和建议类提示上几乎完全一致：拒答或审慎措辞的风格很容易学。
+# - 在留出偏好对上，奖励模型大约每 5 对里有 4 对和预言机一致；在有害、无害和建议类提示上几乎完全一致：拒答或审慎措辞的风格很容易学。
 # - 在对错问题上它接近于瞎猜。奖励模型判断事实的能力，并不比它的起点网络更强；正因为如此，真实系统中的奖励模型和策略一样大。
-# - 它错的地方是*系统性*的：它偏爱塞了废话的回答，而且废话越多越好，预言机却在扣分。在数据分布内的偏好对上准确率再高，
+# - 它错的地方往往是*系统性*的：在许多提示上它偏爱塞了废话的回答，预言机却在扣分（并非每个提示都如此：学出来的代理指标连错都错得不一致，这让它更难审查）。在数据分布内的偏好对上准确率再高，
 #   也说明不了分布外的回答，而针对奖励模型训练的策略恰恰会跑到那里去。这就是奖励投机（reward hacking），也就是第 4 课的主题，
 #   同时也是基于人类反馈的强化学习（RLHF）要用 KL 惩罚（KL penalty）把策略拴在监督微调模型附近的原因。
 

@@ -137,7 +137,7 @@ for response in responses:
 
 # %%
 sft_model = stages.get("sft")
-cfg = grpo.GRPOConfig()
+cfg = stages.config_of("grpo")  # the GRPOConfig of the pipeline's "grpo" stage
 train_sums = world.prompts("train", "arithmetic")[::23][:4]
 groups = grpo.collect_groups(sft_model, sft_model, tok, train_sums, cfg, torch.Generator().manual_seed(0))
 G = cfg.group_size
@@ -329,9 +329,9 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 #
 # ## 5. Training on MiniWorld's sums
 #
-# `stages.get("grpo")` runs `grpo.train_grpo`: 30 iterations, each sampling 8 completions of 16
-# training sums, rewarding them with `arithmetic_reward`, and taking 2 gradient steps on
-# `grpo_loss` with $\beta = 0.04$ against the frozen SFT model.
+# `stages.get("grpo")` runs `grpo.train_grpo` with the configuration printed below: every
+# iteration samples $G$ completions of a few training sums, rewards them with `arithmetic_reward`,
+# and takes a couple of gradient steps on `grpo_loss` with $\beta = 0.04$ against the frozen SFT model.
 
 # %% [markdown] zh
 # 用 `"grpo"` 时，每个回答的所有词元分摊一份固定的预算，所以长的错误回答中的一个词元，被往下压的力度只有短的错误回答中一个词元的三分之一：
@@ -340,13 +340,14 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 #
 # ## 5. 在 MiniWorld 的加减法题上训练
 #
-# `stages.get("grpo")` 会运行 `grpo.train_grpo`：共 30 轮迭代，每轮对 16 道训练集加减法题各采样 8 个回答，
-# 用 `arithmetic_reward` 打分，再以冻结的监督微调模型为参考、取 $\beta = 0.04$，在 `grpo_loss` 上走 2 步梯度。
+# `stages.get("grpo")` 会按下面打印出的配置运行 `grpo.train_grpo`：每轮迭代对若干道训练集加减法题各采样 $G$ 个回答，
+# 用 `arithmetic_reward` 打分，再以冻结的监督微调模型为参考、取 $\beta = 0.04$，在 `grpo_loss` 上走几步梯度。
 
 # %%
 # first run: trains for one to two minutes on a 2-core CPU; later runs: loads from the cache
 grpo_model = stages.get("grpo")
-print(f"GRPO trained in {stages.timings['grpo']:.0f} s")
+print(f"GRPO trained in {stages.timings['grpo']:.0f} s: {cfg.iterations} iterations x {cfg.prompts_per_iteration} sums "
+      f"x G = {cfg.group_size} completions, {cfg.updates_per_rollout} updates per rollout, beta = {cfg.beta}")
 log = stages.metrics("grpo")
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.2))
 for ax, (key, title) in zip(axes, {"accuracy": "accuracy of the sampled answers", "zero_spread": "groups with no spread",
