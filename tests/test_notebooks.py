@@ -204,3 +204,9 @@ def test_builder_requires_the_output_of_a_checked_cell(tmp_path):
     lesson = _parse(tmp_path, "# %%\n# NBVAL_CHECK_OUTPUT\nprint(1)\n# %% [output]\n# 1\n")
     cell = build.notebook(lesson, "en").cells[0]
     assert cell.outputs[0].text == "1\n" and cell.execution_count == 1
+
+
+def test_builder_rejects_a_checked_cell_whose_output_is_a_placeholder(tmp_path):
+    # a checked cell must store the output it really prints, not a reminder to fill it in
+    with pytest.raises(build.SourceError, match="refresh-outputs"):
+        _parse(tmp_path, "# %%\n# NBVAL_CHECK_OUTPUT\nprint(1)\n# %% [output]\n# (filled in by build.py --refresh-outputs)\n")

@@ -107,7 +107,10 @@ for row in rewards.tolist():
 print("row 0 by hand:", [0.0, -0.02, 0.01, -0.04 + 1.0, 0.0])
 print("row 1 by hand:", [0.0, -0.03, -0.01 - 0.5, 0.0, 0.0])
 # %% [output]
-# (filled in by build.py --refresh-outputs)
+# [0.0, -0.02, 0.01, 0.96, 0.0]
+# [0.0, -0.03, -0.51, 0.0, 0.0]
+# row 0 by hand: [0.0, -0.02, 0.01, 0.96, 0.0]
+# row 1 by hand: [0.0, -0.03, -0.51, 0.0, 0.0]
 
 # %% [markdown] en
 # ## 2. Estimating the KL from samples
@@ -199,10 +202,15 @@ values = torch.tensor([[0.3, 0.5, 0.7], [0.2, 0.4, 5.0]])  # 5.0: whatever the v
 mask = torch.tensor([[1.0, 1, 1], [1.0, 1, 0]])
 advantages, returns = ppo.compute_gae(rewards, values, mask, gamma=1.0, lam=0.9)
 print(f"\ncompute_gae, row 0: A = {[round(a, 4) for a in advantages[0].tolist()]}, R = {[round(a, 4) for a in returns[0].tolist()]}")
-print(f"compute_gae, row 1: A = {[round(a, 4) for a in advantages[1].tolist()]}   by hand on the real tokens only: "
+print(f"compute_gae, row 1: A = {[round(a, 4) + 0.0 for a in advantages[1].tolist()]}   by hand on the real tokens only: "
       f"{[round(a, 4) for a in gae_by_hand([0.05, 0.6], [0.2, 0.4], 1.0, 0.9)]}")
 # %% [output]
-# (filled in by build.py --refresh-outputs)
+# lam = 0.0: A = [0.18, 0.21, 0.2]
+# lam = 0.9: A = [0.531, 0.39, 0.2]
+# lam = 1.0: A = [0.59, 0.41, 0.2]
+#
+# compute_gae, row 0: A = [0.531, 0.39, 0.2], R = [0.831, 0.89, 0.9]
+# compute_gae, row 1: A = [0.43, 0.2, 0.0]   by hand on the real tokens only: [0.43, 0.2]
 
 # %% [markdown] en
 # The padded row matches the hand computation on its two real tokens only: the mask ends the
