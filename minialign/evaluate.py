@@ -65,12 +65,15 @@ class EvalRow:
     """mean response length in words"""
     seconds: float = NAN
     """time the evaluation took (sampling included)"""
+    train_seconds: float = NAN
+    """time the model's own training stage took (the pipeline fills it in; cached stages keep the
+    time they took when trained); NaN where unknown"""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-# column -> (header, format); seconds stays out of the table
+# column -> (header, format); the evaluation's own time (seconds) stays out of the table
 TABLE_COLUMNS = {
     "reward": ("reward", "{:+.3f}"),
     "win_rate": ("win rate", "{:.0%}"),
@@ -81,6 +84,7 @@ TABLE_COLUMNS = {
     "arithmetic_accuracy": ("arithmetic acc.", "{:.0%}"),
     "kl": ("KL to ref", "{:.3f}"),
     "mean_length": ("words", "{:.1f}"),
+    "train_seconds": ("training (s)", "{:.0f}"),
 }
 RATE_FIELDS = ("win_rate", "tie_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
 

@@ -122,7 +122,7 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
     baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
     rows = [_eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
     for row in rows:
-        row.seconds = stages.timings.get(row.name, math.nan)
+        row.train_seconds = stages.timings.get(row.name, math.nan)
     extras = {}
     for name in names:
         fn = EXTRAS.get(name)
