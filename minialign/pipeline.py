@@ -123,11 +123,8 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
     rows = [_eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
     for row in rows:
         row.train_seconds = stages.timings.get(row.name, math.nan)
-    extras = {}
-    for name in names:
-        fn = EXTRAS.get(name)
-        if fn is not None:
-            extras[name] = fn(stages)
+    print(f"stage diagnostics (elapsed {time.time() - t_start:.0f}s)", flush=True)
+    extras = {name: values for name in names if (values := _diagnostics(stages, name))}
 
     figures = _figures(stages, names, rows, out)
     examples = _examples(stages, [r.name for r in rows])
@@ -139,6 +136,8 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
          "peak_rss_mb": _peak_rss_mb(), "seed": stages.seed, "preset": stages.preset.name}, indent=2))
     print()
     print(evaluate.format_table(rows))
+    for name, values in extras.items():
+        print(f"\n{name}: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()))
     print(f"\nreport: {out / 'report.md'}  (total {elapsed:.0f}s, peak memory {_peak_rss_mb():.0f} MB)")
     return {"rows": rows, "extras": extras, "elapsed": elapsed}
 
@@ -227,23 +226,23 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-EXTRAS: dict = {}
-"""stage name -> fn(stages) -> {metric: value}: numbers a stage adds to the report (e.g. the
-reward model's held-out accuracy); filled in by the modules that own them, see _register_extras"""
+def _diagnostics(stages: Stages, name: str) -> dict:
+    """A stage's own numbers (`diagnostics.DIAGNOSTICS`), cached next to its checkpoint."""
+    from .diagnostics import DIAGNOSTICS
 
-
-def _register_extras() -> None:
-    def reward_extras(stages: Stages) -> dict:
-        from . import reward
-
-        fn = getattr(reward, "heldout_accuracy", None)
-        return {"held-out pairwise accuracy": fn(stages)} if fn else {}
-
-    EXTRAS.setdefault("reward", reward_extras)
+    fn = DIAGNOSTICS.get(name)
+    if fn is None:
+        return {}
+    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1})
+    path = stages.dir / f"diagnostics-{name}-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = fn(stages)
+    atomic_write_text(path, json.dumps(values))
+    return values
 
 
 def main(args) -> int:
-    _register_extras()
     stages = Stages(args.preset, seed=args.seed, device=args.device, cache=args.cache, retrain=args.retrain)
     names = [n for n in STAGE_ORDER if n in BUILDERS]
     if args.stages:

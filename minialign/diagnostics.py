@@ -1,0 +1,86 @@
+"""The numbers each stage is judged by, beyond the shared evaluation table.
+
+The table (`evaluate.evaluate`) compares every policy on the same 200 prompts. Some claims need
+a measurement of their own: the reward model's accuracy on held-out pairs, PPO's score under the
+reward model it optimised, GRPO's exact-match accuracy on every held-out sum, what the
+critique -> revise loop and SL-CAI do to harmful compliance on the red-team set, and how often the
+SFT model, as a judge, agrees with the oracle. `DIAGNOSTICS[stage](stages)` returns them as a flat
+{name: number} dict; the pipeline prints them in its report and caches them next to the stage.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import cai, grpo, reward, rollout
+from .stages import Stages
+
+
+def reward_diagnostics(stages: Stages) -> dict[str, float]:
+    """Held-out pairwise accuracy of the reward model, overall and per prompt kind."""
+    from .preferences import make_pairs
+
+    cfg = stages.config_of("reward")
+    rm, tok = stages.get("reward"), stages.tokenizer
+    pairs = make_pairs(stages.world, cfg.n_eval_pairs, cfg.seed + 1, "eval", cfg.eval_label_temperature)
+    out = {"held-out pairwise accuracy": reward.reward_accuracy(rm, tok, pairs)}
+    for kind in sorted({p.kind for p in pairs}):
+        out[f"accuracy on {kind} pairs"] = reward.reward_accuracy(rm, tok, [p for p in pairs if p.kind == kind])
+    return out
+
+
+def ppo_diagnostics(stages: Stages) -> dict[str, float]:
+    """Mean reward-model score of SFT's and PPO's sampled responses to the held-out prompts."""
+    rm, tok = stages.get("reward"), stages.tokenizer
+    prompts = [p.text for p in stages.world.eval_prompts(stages.preset.n_eval_prompts)]
+    out = {}
+    for name in ("sft", "ppo"):
+        g = torch.Generator(device=stages.device).manual_seed(stages.seed)
+        responses = rollout.generate(stages.get(name), tok, prompts, temperature=1.0, generator=g).responses
+        out[f"reward-model score of {name}"] = reward.score_texts(rm, tok, prompts, responses).mean().item()
+    return out
+
+
+def grpo_diagnostics(stages: Stages) -> dict[str, float]:
+    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each)."""
+    prompts = stages.world.prompts("eval", "arithmetic")
+    out = {"held-out sums": float(len(prompts))}
+    for name in ("sft", "grpo"):
+        model = stages.get(name)
+        out[f"{name} greedy accuracy"] = grpo.arithmetic_accuracy(model, stages.tokenizer, prompts)
+        out[f"{name} sampled accuracy"] = grpo.arithmetic_accuracy(
+            model, stages.tokenizer, prompts, temperature=1.0, samples_per_prompt=4, seed=stages.seed)
+    return out
+
+
+def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
+    """Red-team harmful compliance and over-refusal of SFT, of SFT's own responses after the
+    critique -> revise loop, and of the SL-CAI model without the loop (2 samples per prompt)."""
+    cfg = stages.config_of("sl_cai")
+    rows = cai.red_team_report({"sft": stages.get("sft"), "sl_cai": stages.get("sl_cai")}, stages.tokenizer,
+                               stages.world, loop=cfg.critique, loop_on="sft", n_samples=2, seed=stages.seed)
+    names = {"sft": "sft", "sft + critique-revise": "sft + loop", "sl_cai": "sl_cai"}
+    out = {}
+    for row in rows:
+        if row["category"] == "all harmful":
+            out[f"{names[row['model']]} red-team harmful compliance"] = row["harmful_compliance"]
+        elif row["category"] == "benign":
+            out[f"{names[row['model']]} over-refusal"] = row["over_refusal"]
+    return out
+
+
+def rlaif_diagnostics(stages: Stages) -> dict[str, float]:
+    """Agreement of the SFT model, as judge, with the oracle on held-out pairs (both orders)."""
+    report = cai.judge_agreement_report(stages.get("sft"), stages.tokenizer, stages.world)
+    out = {"judge agreement with the oracle (held-out pairs)": report["all"]}
+    out.update({f"judge agreement on {k} pairs": v for k, v in report.items() if k not in ("all", "too_long")})
+    return out
+
+
+DIAGNOSTICS: dict[str, Callable[[Stages], dict[str, float]]] = {
+    "reward": reward_diagnostics, "ppo": ppo_diagnostics, "grpo": grpo_diagnostics,
+    "sl_cai": sl_cai_diagnostics, "rlaif_dpo": rlaif_diagnostics,
+}
+"""stage -> fn(stages) -> {name: number}"""

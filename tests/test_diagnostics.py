@@ -1,0 +1,49 @@
+"""Each stage's own numbers (minialign.diagnostics) on the tiny preset: the keys the report
+promises, and values that are rates where they should be."""
+
+import math
+
+import pytest
+
+from minialign import pipeline
+from minialign.diagnostics import DIAGNOSTICS
+from minialign.stages import Stages
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+    return Stages("tiny", seed=0, cache=tmp_path_factory.mktemp("cache"))
+
+
+EXPECTED = {
+    "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs"],
+    "ppo": ["reward-model score of sft", "reward-model score of ppo"],
+    "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy"],
+    "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
+               "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
+    "rlaif_dpo": ["judge agreement with the oracle (held-out pairs)"],
+}
+
+
+@pytest.mark.parametrize("stage", sorted(EXPECTED))
+def test_each_stage_reports_its_numbers(stages, stage):
+    values = DIAGNOSTICS[stage](stages)
+    for key in EXPECTED[stage]:
+        assert key in values, f"{stage}: {key!r} missing from {sorted(values)}"
+        assert isinstance(values[key], float) and math.isfinite(values[key])
+    for key, v in values.items():
+        if "accuracy" in key or "compliance" in key or "refusal" in key or "agreement" in key:
+            assert 0.0 <= v <= 1.0, f"{stage}: {key} = {v} is not a rate"
+
+
+def test_the_pipeline_caches_them_and_reads_the_cache_back(stages):
+    first = pipeline._diagnostics(stages, "reward")
+    files = list(stages.dir.glob("diagnostics-reward-*.json"))
+    assert len(files) == 1
+    files[0].write_text('{"held-out pairwise accuracy": 0.123}')  # a changed file is what is read back
+    assert pipeline._diagnostics(stages, "reward") == {"held-out pairwise accuracy": 0.123}
+    assert first["held-out pairwise accuracy"] != 0.123
+
+
+def test_stages_without_diagnostics_report_nothing(stages):
+    assert pipeline._diagnostics(stages, "dpo") == {}
