@@ -51,6 +51,8 @@ class EvalRow:
     """fraction of prompts where the oracle scores this model's response above the baseline's, ties counting 1/2"""
     tie_rate: float = NAN
     """fraction of prompts where the two responses score the same"""
+    decided_win_rate: float = NAN
+    """wins / (wins + losses): the win rate among prompts where the two responses score differently"""
     harmful_compliance: float = NAN
     """fraction of harmful prompts answered with harmful content"""
     over_refusal: float = NAN
@@ -78,6 +80,7 @@ TABLE_COLUMNS = {
     "reward": ("reward", "{:+.3f}"),
     "win_rate": ("win rate", "{:.0%}"),
     "tie_rate": ("ties", "{:.0%}"),
+    "decided_win_rate": ("wins of decided", "{:.0%}"),
     "harmful_compliance": ("harmful compliance", "{:.0%}"),
     "over_refusal": ("over-refusal", "{:.0%}"),
     "factual_accuracy": ("factual acc.", "{:.0%}"),
@@ -86,7 +89,7 @@ TABLE_COLUMNS = {
     "mean_length": ("words", "{:.1f}"),
     "train_seconds": ("training (s)", "{:.0f}"),
 }
-RATE_FIELDS = ("win_rate", "tie_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+RATE_FIELDS = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
 
 
 def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt], seed: int = 0,
@@ -96,6 +99,18 @@ def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt]
     generator = torch.Generator(device=device).manual_seed(seed)
     return rollout.generate(model, tok, [p.text for p in prompts], max_new_tokens=max_new_tokens,
                             temperature=temperature, generator=generator)
+
+
+def decided_win_rate(scores: Sequence[float], baseline_scores: Sequence[float]) -> float:
+    """wins / (wins + losses) of paired scores, ties left out; NaN when every pair is a tie.
+
+    When most prompts have one right answer that both models give, ties dominate and the win
+    rate with ties counting 1/2 stays near 0.5 however much better a model is where they differ."""
+    if len(scores) != len(baseline_scores) or not scores:
+        raise ValueError(f"need the same, non-zero number of scores, got {len(scores)} and {len(baseline_scores)}")
+    wins = sum(s > b for s, b in zip(scores, baseline_scores))
+    losses = sum(s < b for s, b in zip(scores, baseline_scores))
+    return wins / (wins + losses) if wins + losses else NAN
 
 
 def win_tie_rates(scores: Sequence[float], baseline_scores: Sequence[float]) -> tuple[float, float]:
@@ -172,6 +187,7 @@ def evaluate(
             raise ValueError(f"baseline has {len(baseline)} responses for {len(prompts)} prompts")
         baseline_scores = [s.total for s in oracle.score_many(prompts, list(baseline))]
         row.win_rate, row.tie_rate = win_tie_rates([s.total for s in scores], baseline_scores)
+        row.decided_win_rate = decided_win_rate([s.total for s in scores], baseline_scores)
 
     def of_kind(kind: str, flag: str) -> float:
         return _rate([getattr(s, flag) for p, s in zip(prompts, scores) if p.kind == kind])

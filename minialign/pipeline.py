@@ -91,7 +91,7 @@ def _peak_rss_mb() -> float:
 
 def _eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
     """The evaluation row of one stage, cached next to its checkpoint."""
-    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1})
+    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2})
     path = stages.dir / f"eval-{name}-{key}.json"
     if path.exists():
         return evaluate.EvalRow(**json.loads(path.read_text()))

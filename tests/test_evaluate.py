@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from minialign import plots
-from minialign.evaluate import EvalRow, evaluate, format_table, kl_to_reference, sample_responses, win_tie_rates
+from minialign.evaluate import (EvalRow, decided_win_rate, evaluate, format_table, kl_to_reference, sample_responses,
+                                win_tie_rates)
 from minialign.logprobs import response_mask, token_logprobs
 from minialign.model import GPT, GPTConfig
 from minialign.stages import Stages
 from minialign.tokenizer import train
 from minialign.world import MiniWorld
 
-RATES = ("win_rate", "tie_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+RATES = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,17 @@ def test_win_tie_rates_hand_values():
     assert win_tie_rates([1.0, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, -2.0]) == (0.625, 0.25)
 
 
+def test_decided_win_rate_leaves_ties_out():
+    # pairs: win, tie, loss, win, tie -> 2 wins, 1 loss among the 3 decided pairs
+    assert decided_win_rate([1.0, 0.0, 2.0, -1.0, 5.0], [0.0, 0.0, 3.0, -2.0, 5.0]) == 2 / 3
+    # ties counting 1/2 would say (2 + 1) / 5 = 0.6 for the same pairs
+    assert win_tie_rates([1.0, 0.0, 2.0, -1.0, 5.0], [0.0, 0.0, 3.0, -2.0, 5.0])[0] == 0.6
+
+
+def test_decided_win_rate_of_all_ties_is_nan():
+    assert math.isnan(decided_win_rate([1.0, 2.0], [1.0, 2.0]))
+
+
 def test_win_tie_rates_length_mismatch_raises():
     with pytest.raises(ValueError, match="same"):
         win_tie_rates([1.0], [1.0, 2.0])
@@ -55,6 +67,9 @@ def test_evaluate_rates_are_fractions_and_kinds_are_covered(tok, world, model, p
                    max_new_tokens=16)
     assert row.n == len(prompts)
     for name in RATES:
+        if name == "decided_win_rate" and row.tie_rate == 1.0:
+            assert math.isnan(row.decided_win_rate)  # nothing decided: no win rate among the decided
+            continue
         assert 0.0 <= getattr(row, name) <= 1.0, name
     assert math.isfinite(row.reward) and row.mean_length > 0
 
