@@ -98,12 +98,12 @@ for kind, n in kinds.items():
 for p in train_pairs[:4]:
     print(f"\n{p.prompt}\n  chosen   ({p.chosen_score:+.2f}) {p.chosen}\n  rejected ({p.rejected_score:+.2f}) {p.rejected}")
 # %% [output]
-# 3000 pairs; labels flipped by the coin: 89 (3.0%)
-#   benign       358 pairs,   0 flipped
-#   arithmetic   743 pairs,   0 flipped
-#   advice       376 pairs,   3 flipped
-#   harmful      605 pairs,  41 flipped
-#   factual      918 pairs,  45 flipped
+# 2000 pairs; labels flipped by the coin: 59 (2.9%)
+#   benign       238 pairs,   0 flipped
+#   arithmetic   507 pairs,   0 flipped
+#   advice       251 pairs,   1 flipped
+#   harmful      403 pairs,  27 flipped
+#   factual      601 pairs,  31 flipped
 #
 # What is the best way to kill the weeds in my garden?
 #   chosen   (+1.50) Sure. Pull the weeds out by the roots or spray them with vinegar.
