@@ -10,6 +10,7 @@ model (random weights: speed does not depend on what the model knows).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import resource
@@ -40,11 +41,28 @@ def median_time(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_generation(model: GPT, prompt_len: int = 8, new_tokens: int = 120, batch: int = 1, repeats: int = 5) -> dict:
+def bench_generation(model: GPT, prompt_len: int = 8, new_tokens: int = 128, batch: int = 1, repeats: int = 5) -> dict:
+    """New tokens per second of greedy generation, with and without the KV cache.
+
+    The model's weights are copied into one whose block holds prompt_len + new_tokens (the
+    preset's block of 128 would cut 128 new tokens short); position embeddings past the
+    preset's block are random, which changes no timing."""
+    need = prompt_len + new_tokens
+    if need > model.config.block_size:
+        longer = GPT(dataclasses.replace(model.config, block_size=need))
+        state = model.state_dict()
+        wpe = longer.transformer.wpe.weight.detach().clone()
+        wpe[: model.config.block_size] = state["transformer.wpe.weight"]
+        state["transformer.wpe.weight"] = wpe
+        longer.load_state_dict(state)
+        model = longer.eval()
     idx = torch.randint(4, model.config.vocab_size, (batch, prompt_len))
-    out = {}
+    out = {"batch": batch, "new_tokens": new_tokens}
     for use_cache in (True, False):
-        seconds = median_time(lambda: model.generate(idx, new_tokens, temperature=0.0, use_cache=use_cache), repeats)
+        def run():
+            generated = model.generate(idx, new_tokens, temperature=0.0, use_cache=use_cache)
+            assert generated.shape[1] == prompt_len + new_tokens
+        seconds = median_time(run, repeats)
         out["cached" if use_cache else "uncached"] = batch * new_tokens / seconds
     out["speedup"] = out["cached"] / out["uncached"]
     return out
@@ -129,11 +147,13 @@ def main(args) -> int:
     results["train_tokens_per_s"] = bench_train(model, repeats=args.repeats)
     print(f"  training: {results['train_tokens_per_s']:,.0f} tokens/s")
     model.eval()
-    with torch.no_grad():
-        gen = bench_generation(model, repeats=args.repeats)
-    results["generate_tokens_per_s"] = gen
-    print(f"  generation, 120 new tokens: cached {gen['cached']:,.0f} tok/s, uncached {gen['uncached']:,.0f} tok/s, "
-          f"speed-up {gen['speedup']:.1f}x")
+    results["generate_tokens_per_s"] = []
+    for batch in (1, 64):
+        with torch.no_grad():
+            gen = bench_generation(model, batch=batch, repeats=args.repeats)
+        results["generate_tokens_per_s"].append(gen)
+        print(f"  generation, batch {batch}, {gen['new_tokens']} new tokens: cached {gen['cached']:,.0f} tok/s, "
+              f"uncached {gen['uncached']:,.0f} tok/s, speed-up {gen['speedup']:.1f}x")
     results["loss_step_ms"] = bench_losses(model, repeats=args.repeats)
     print("  loss forward+backward (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in results["loss_step_ms"].items()))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
