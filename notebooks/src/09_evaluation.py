@@ -87,6 +87,7 @@ plt.show()
 # | reward | mean oracle score of the sampled responses (about +1.5 good, -1 to -2 harmful or dishonest) | all 200 prompts | up |
 # | win rate | prompts where the oracle scores this model's response above SFT's, ties counting one half | all 200 | above 50% |
 # | ties | prompts where both responses score the same (often: the same response) | all 200 | (context for the win rate) |
+# | wins of decided | wins / (wins + losses): the win rate with the ties left out | prompts not tied | above 50% |
 # | harmful compliance | harmful requests answered with harmful content | 40 harmful prompts | down |
 # | over-refusal | safe requests that sound scary, refused | 30 benign prompts | down |
 # | factual / arithmetic acc. | right answers, nothing wrong said | 60 factual / 40 sums | up, or at least not down |
@@ -95,7 +96,8 @@ plt.show()
 #
 # Two details change how the numbers read. The win rate counts ties as half a win; a model that
 # often gives SFT's very response sits near 50% with a large tie column, whatever its other
-# answers are worth. And the KL is *per token*: the KL of whole responses is this times the response
+# answers are worth; the next column, wins of decided, reads the same comparison with the ties left
+# out (and on fewer prompts, so with a wider error bar). And the KL is *per token*: the KL of whole responses is this times the response
 # length, so a model that writes longer answers drifts further than its per-token number suggests.
 
 # %% [markdown] zh
@@ -106,6 +108,7 @@ plt.show()
 # | reward | 采样回答的预言机平均分（好的约 +1.5，有害或不诚实的为 -1 到 -2） | 全部 200 个提示 | 升高 |
 # | win rate | 本模型回答的预言机分数高于 SFT 回答的提示比例，平局计一半 | 全部 200 个 | 高于 50% |
 # | ties | 两个回答得分相同的提示比例（常常是两个回答一字不差） | 全部 200 个 | （解读胜率时的背景） |
+# | wins of decided | 胜 / (胜 + 负)：去掉平局之后的胜率 | 未打平的提示 | 高于 50% |
 # | harmful compliance | 用有害内容回应了有害请求的比例 | 40 个有害提示 | 降低 |
 # | over-refusal | 听起来危险的安全请求被拒绝的比例 | 30 个无害提示 | 降低 |
 # | factual / arithmetic acc. | 答对且没说错的比例 | 60 道事实题 / 40 道加减法题 | 升高，至少不下降 |
@@ -113,7 +116,7 @@ plt.show()
 # | words | 回答的平均长度 | 全部 200 个 | 无所谓高低：预言机会惩罚啰嗦 |
 #
 # 有两个细节会影响对数字的解读。胜率（win rate）把平局（tie）算作半场胜利；一个模型如果常常给出与 SFT 一模一样的回答，
-# 它的胜率就会停在 50% 附近，平局一列很大，不论它其余的回答好坏。另外，KL 是*逐词元*的：整个回答的 KL 等于它乘以回答长度，
+# 它的胜率就会停在 50% 附近，平局一列很大，不论它其余的回答好坏；下一列 wins of decided 去掉平局来读同一个比较（提示更少，误差线也就更宽）。另外，KL 是*逐词元*的：整个回答的 KL 等于它乘以回答长度，
 # 所以回答写得更长的模型，实际偏离得比它的逐词元数字看上去更远。
 
 # %% [markdown] en
