@@ -1,6 +1,7 @@
 """Command line: `python -m minialign <command>`.
 
     pipeline            train (or load) every stage and write the comparison report
+    summary DIR...      mean and spread of several pipeline runs (e.g. one per seed)
     demo [STAGE]        one stage from its cached predecessors, before vs after
     quiz LESSON         the knowledge check of a lesson in the terminal
     grade               score table of your exercises
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p_pipe.add_argument("--out", default="runs/pipeline", help="folder for the report and figures")
     p_pipe.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the report's prose")
     p_pipe.add_argument("--stages", default=None, help="comma-separated subset of stages to run")
+    p_sum = sub.add_parser("summary", help="mean and spread of several pipeline runs (e.g. one per seed)")
+    p_sum.add_argument("runs", nargs="+", help="output folders of `pipeline --out DIR`")
     p_demo = sub.add_parser("demo", help="one stage, before vs after (default: base vs SFT)")
     p_demo.add_argument("stage", nargs="?", default="sft", help="sft, reward, dpo, orpo, ppo, grpo, cai, rlaif")
     _common(p_demo)
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import main as pipeline_main
 
         return pipeline_main(args)
+    if args.command == "summary":
+        from .pipeline import summary_main
+
+        return summary_main(args)
     if args.command == "demo":
         from .demo import main as demo_main
 

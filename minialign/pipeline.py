@@ -256,3 +256,55 @@ def main(args) -> int:
     torch.manual_seed(args.seed)
     run(stages, names, Path(args.out), args.lang, command)
     return 0
+
+
+# --- several seeds ---------------------------------------------------------------------------
+def summarize(run_dirs: list[str | Path]) -> str:
+    """Mean and spread (min to max) of every table column and stage diagnostic over pipeline runs
+    (their results.json), e.g. one run per seed: `python -m minialign summary runs/seed0 runs/seed1`."""
+    from .evaluate import TABLE_COLUMNS
+
+    results = []
+    for d in run_dirs:
+        path = Path(d) / "results.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: pass folders written by `python -m minialign pipeline --out DIR`")
+        results.append(json.loads(path.read_text()))
+    seeds = [r.get("seed") for r in results]
+    names = [row["name"] for row in results[0]["rows"]]
+
+    def stat(values: list[float], fmt: str) -> str:
+        values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        if not values:
+            return "-"
+        mean = sum(values) / len(values)
+        if len(values) == 1:
+            return fmt.format(mean)
+        return f"{fmt.format(mean)} ({fmt.format(min(values))} to {fmt.format(max(values))})"
+
+    lines = [f"{len(results)} runs, seeds {seeds}: mean (min to max)", "",
+             "| model | " + " | ".join(h for h, _ in TABLE_COLUMNS.values()) + " |",
+             "| --- | " + " | ".join("---:" for _ in TABLE_COLUMNS) + " |"]
+    for name in names:
+        rows = [next((row for row in r["rows"] if row["name"] == name), {}) for r in results]
+        cells = [stat([row.get(k) for row in rows], fmt) for k, (_, fmt) in TABLE_COLUMNS.items()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    stages = list(dict.fromkeys(s for r in results for s in r.get("extras", {})))
+    for stage in stages:
+        keys = list(dict.fromkeys(k for r in results for k in r.get("extras", {}).get(stage, {})))
+        if not keys:
+            continue
+        lines += ["", f"{stage}:"]
+        lines += [f"- {k}: {stat([r.get('extras', {}).get(stage, {}).get(k) for r in results], '{:.3f}')}" for k in keys]
+    lines += ["", "total time (s): " + stat([r.get("elapsed_s") for r in results], "{:.0f}"),
+              "peak memory (MB): " + stat([r.get("peak_rss_mb") for r in results], "{:.0f}")]
+    return "\n".join(lines)
+
+
+def summary_main(args) -> int:
+    try:
+        print(summarize(args.runs))
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0

@@ -49,3 +49,29 @@ def test_interrupted_write_leaves_no_half_checkpoint(tiny_run):
     cache = tiny_run[0]
     leftovers = [p.name for p in cache.rglob("*.tmp*")]
     assert leftovers == []
+
+
+def _fake_run(folder, seed, reward, harmful, accuracy):
+    folder.mkdir()
+    rows = [{"name": "sft", "n": 10, "reward": 0.0, "win_rate": 0.5},
+            {"name": "dpo", "n": 10, "reward": reward, "win_rate": 0.75, "harmful_compliance": harmful}]
+    (folder / "results.json").write_text(json.dumps({
+        "rows": rows, "extras": {"reward": {"held-out pairwise accuracy": accuracy}},
+        "elapsed_s": 100.0 + 2 * seed, "peak_rss_mb": 900.0, "seed": seed}))
+    return folder
+
+
+def test_summary_gives_mean_and_range_over_runs(tmp_path):
+    runs = [_fake_run(tmp_path / "a", 0, 0.25, 0.0, 0.8), _fake_run(tmp_path / "b", 1, 0.75, 0.5, 0.9)]
+    text = pipeline.summarize(runs)
+    assert "2 runs, seeds [0, 1]" in text
+    dpo = next(line for line in text.splitlines() if line.startswith("| dpo |"))
+    # reward: mean of 0.25 and 0.75 is 0.5; harmful compliance: mean of 0% and 50% is 25%
+    assert "+0.500 (+0.250 to +0.750)" in dpo and "25% (0% to 50%)" in dpo and "75% (75% to 75%)" in dpo
+    assert "- held-out pairwise accuracy: 0.850 (0.800 to 0.900)" in text
+    assert "total time (s): 101 (100 to 102)" in text
+
+
+def test_summary_of_a_folder_without_results_says_what_to_pass(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pipeline --out"):
+        pipeline.summarize([tmp_path])
