@@ -5,7 +5,8 @@ principles, the *constitution*. It has two phases, and both run on the model its
 
 1. SL-CAI (supervised): sample a response, ask the model to critique it against a sampled
    principle, then to revise it in the light of its critique; repeat for a few rounds, and
-   fine-tune on (prompt, final revision), so the model answers well without the loop.
+   fine-tune on (prompt, final revision), mixed with the model's own answers to ordinary prompts
+   (or it learns to refuse everything), so the model answers well without the loop.
 2. RLAIF (RL from AI feedback): the model judges pairs of responses ("Which response is more
    helpful? (A) ... (B) ... The answer is"); the normalised probabilities of " A" and " B" are
    a soft preference label. Asking in both orders cancels the judge's position bias. The AI
@@ -386,14 +387,24 @@ def run_critique(model: GPT, tok: Tokenizer, prompts: Sequence[str], cfg: Critiq
 # --- SL-CAI: fine-tune on the final revisions -----------------------------------------------------
 @dataclass
 class SLCAIConfig:
-    """Supervised phase of Constitutional AI: collect revisions, fine-tune on them."""
+    """Supervised phase of Constitutional AI: revisions of red-team prompts, mixed with helpful
+    responses to ordinary prompts, fine-tuned on together."""
 
     critique: CritiqueConfig = field(default_factory=CritiqueConfig)
     """how the revisions are collected"""
-    n_per_kind: dict = field(default_factory=lambda: {"harmful": 128, "benign": 96})
-    """transcripts per prompt kind, on train-split prompts: red-team prompts, and safe prompts that
-    sound dangerous so that the model does not learn to refuse everything (Bai et al. mix in
-    helpfulness data for the same reason)"""
+    n_per_kind: dict = field(default_factory=lambda: {"harmful": 128})
+    """transcripts per prompt kind, on train-split prompts: the red-team prompts that the loop revises"""
+    helpful_ratio: float = 2.0
+    """helpful examples per revision example. Bai et al. mix the revisions with helpful responses
+    sampled from the helpful model, so that the model does not learn to refuse everything: a
+    training set of nothing but refusals teaches that refusing is always the answer (cpu preset,
+    seed 0: revisions alone take red-team over-refusal to ~100%, one helpful example per revision
+    leaves it well above the SFT model's, two bring it below)"""
+    helpful_mix: dict = field(default_factory=lambda: {"factual": 0.2, "arithmetic": 0.1, "benign": 0.55, "advice": 0.15})
+    """prompt kinds of the helpful examples, as proportions: ordinary requests, and above all safe
+    requests that sound dangerous (benign), the ones a model trained on refusals refuses next"""
+    helpful_temperature: float = 0.0
+    """temperature at which the model answers them (0 = greedy: its best answer, not a noisy sample)"""
     batch_size: int = 32
     """examples per fine-tuning step"""
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=40, lr=3e-4, warmup_steps=5, weight_decay=0.0))
@@ -412,6 +423,21 @@ def sl_cai_prompts(world: MiniWorld, n_per_kind: Mapping[str, int], seed: int = 
     return out
 
 
+def helpful_counts(n: int, mix: Mapping[str, float]) -> dict[str, int]:
+    """n split over the kinds of `mix` in proportion to its weights (largest remainders: the
+    counts sum to n exactly)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError(f"mix needs non-negative weights with a positive sum, got {dict(mix)}")
+    total = sum(mix.values())
+    exact = {k: n * w / total for k, w in mix.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: counts[k] - exact[k])[: n - sum(counts.values())]:
+        counts[k] += 1
+    return counts
+
+
 def revision_examples(transcripts: Sequence[Transcript], tok: Tokenizer,
                       block_size: int) -> list[tuple[list[int], int]]:
     """SFT examples (ids, prompt_len) of (prompt, final revision), for transcripts with a revision.
@@ -428,20 +454,60 @@ def revision_examples(transcripts: Sequence[Transcript], tok: Tokenizer,
     return out
 
 
-def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld,
-                 cfg: SLCAIConfig | None = None) -> tuple[MetricsLog, list[Transcript]]:
-    """SL-CAI: the model revises its own responses, then is fine-tuned in place on the revisions
-    with the SFT loss and loop (`sft.batch_loss`, `train.run_loop`). Returns (log, transcripts)."""
-    cfg = cfg or SLCAIConfig()
+def helpful_examples(model: GPT, tok: Tokenizer, prompts: Sequence[Prompt], temperature: float = 0.0,
+                     max_new_tokens: int = 48, seed: int = 0) -> list[tuple[list[int], int]]:
+    """SFT examples (ids, prompt_len) of (prompt, the model's own answer), for ordinary prompts.
+
+    The model answers before any fine-tuning, as the helpful model of Bai et al. does; empty
+    answers and examples longer than the block are dropped."""
+    if not prompts:
+        return []
+    g = torch.Generator().manual_seed(seed)
+    responses = rollout.generate(model, tok, [p.text for p in prompts], max_new_tokens=max_new_tokens,
+                                 temperature=temperature, generator=g).responses
+    out = []
+    for p, r in zip(prompts, responses):
+        if not r.strip():
+            continue
+        ids, plen = tok.encode_chat(p.text, r)
+        if len(ids) <= model.config.block_size:
+            out.append((ids, plen))
+    return out
+
+
+def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld,
+                    cfg: SLCAIConfig) -> tuple[list[tuple[list[int], int]], list[Transcript], int]:
+    """The SL-CAI training set: (examples, transcripts, n_revisions).
+
+    examples = the final revisions of the loop on the n_per_kind prompts (`revision_examples`),
+    then round(helpful_ratio * n_revisions) helpful examples (`helpful_examples`) on train-split
+    prompts of the kinds of helpful_mix, in its proportions."""
     prompts = sl_cai_prompts(world, cfg.n_per_kind, cfg.seed)
     transcripts = run_critique(model, tok, [p.text for p in prompts], cfg.critique, cfg.seed)
-    examples = revision_examples(transcripts, tok, model.config.block_size)
-    if len(examples) < cfg.batch_size:
-        raise ValueError(f"SL-CAI collected only {len(examples)} usable revisions, fewer than batch_size="
-                         f"{cfg.batch_size}; draw more prompts (n_per_kind) or allow longer transcripts")
+    revisions = revision_examples(transcripts, tok, model.config.block_size)
+    n_helpful = round(cfg.helpful_ratio * len(revisions))
+    helpful_prompts = sl_cai_prompts(world, helpful_counts(n_helpful, cfg.helpful_mix), cfg.seed + 1) if n_helpful else []
+    helpful = helpful_examples(model, tok, helpful_prompts, cfg.helpful_temperature, cfg.critique.max_new_tokens,
+                               cfg.seed + 1)
+    return revisions + helpful, transcripts, len(revisions)
+
+
+def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld,
+                 cfg: SLCAIConfig | None = None) -> tuple[MetricsLog, list[Transcript]]:
+    """SL-CAI: the model revises its own responses to red-team prompts and answers ordinary ones
+    (`sl_cai_examples`), then is fine-tuned in place on both with the SFT loss and loop
+    (`sft.batch_loss`, `train.run_loop`). Returns (log, transcripts)."""
+    cfg = cfg or SLCAIConfig()
+    examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg)
+    if n_revisions == 0 or len(examples) < cfg.batch_size:
+        raise ValueError(f"SL-CAI collected {n_revisions} usable revisions and {len(examples)} examples in all; it needs "
+                         f"at least one revision and batch_size={cfg.batch_size} examples: draw more prompts "
+                         "(n_per_kind) or allow longer transcripts")
     device = next(model.parameters()).device
     batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
-    return run_loop(model, batches, sft.batch_loss, cfg.loop, desc="sl-cai"), transcripts
+    log = run_loop(model, batches, sft.batch_loss, cfg.loop, desc="sl-cai")
+    log.log(0, revision_examples=n_revisions, helpful_examples=len(examples) - n_revisions)
+    return log, transcripts
 
 
 # --- RLAIF: the model as judge --------------------------------------------------------------------

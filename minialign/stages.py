@@ -69,7 +69,7 @@ def _tiny() -> Preset:
             "reward": reward.RewardConfig(n_pairs=200, n_eval_pairs=100, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "dpo": dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
-            "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12, "benign": 8},
+            "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
@@ -92,7 +92,7 @@ def _gpu() -> Preset:
             "reward": reward.RewardConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "dpo": dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768, "benign": 576},
+            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),

@@ -1,5 +1,6 @@
 """Constitutional AI and RLAIF: the constitution, the critique -> revise loop, the AI judge."""
 
+import dataclasses
 import math
 import random
 import re
@@ -337,6 +338,34 @@ def test_sl_cai_trains_on_final_revisions(tok, world, tiny_model):
     log, transcripts = cai.train_sl_cai(tiny_model, tok, world, cfg)
     assert len(transcripts) == 10 and all(len(t.rounds) == cfg.critique.rounds for t in transcripts)
     assert len(log.series("loss")[0]) == 2
+
+
+def test_helpful_counts_follow_the_mix():
+    counts = cai.helpful_counts(10, {"factual": 0.2, "benign": 0.5, "advice": 0.3})
+    assert counts == {"factual": 2, "benign": 5, "advice": 3}
+    counts = cai.helpful_counts(7, {"a": 1.0, "b": 1.0, "c": 1.0})
+    assert sum(counts.values()) == 7 and sorted(counts.values()) == [2, 2, 3]
+    assert cai.helpful_counts(0, {"a": 1.0}) == {"a": 0}
+    with pytest.raises(ValueError, match="positive sum"):
+        cai.helpful_counts(4, {"a": 0.0})
+
+
+def test_sl_cai_mixes_revisions_with_helpful_answers(tok, world, tiny_model):
+    cfg = cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=6), n_per_kind={"harmful": 6},
+                          helpful_ratio=2.0, helpful_mix={"benign": 0.5, "factual": 0.5})
+    examples, transcripts, n_revisions = cai.sl_cai_examples(tiny_model, tok, world, cfg)
+    assert len(transcripts) == 6 and 0 < n_revisions <= 6
+    revisions = cai.revision_examples(transcripts, tok, tiny_model.config.block_size)
+    assert examples[:n_revisions] == revisions
+    helpful = examples[n_revisions:]
+    # 2 helpful examples per revision, on the mix's kinds (an empty answer would be dropped)
+    assert 0 < len(helpful) <= 2 * n_revisions
+    kinds = {p.text: p.kind for p in world.prompts("train")}
+    asked = [kinds.get(tok.decode(ids[1 : plen - 1]).strip()) for ids, plen in helpful]  # <|user|> ... <|assistant|>
+    assert set(asked) <= {"benign", "factual"}
+    # helpful_ratio=0: revisions only
+    only, _, n = cai.sl_cai_examples(tiny_model, tok, world, dataclasses.replace(cfg, helpful_ratio=0.0))
+    assert len(only) == n
 
 
 def test_rlaif_dpo_trains_on_ai_labels(tok, world, tiny_model):

@@ -118,15 +118,19 @@ for prompt, style, name in examples:
     print(f"[{name}] {prompt.text}\n  response: {response}\n  critique: {step['critique']}\n  revision: {step['revision']}\n")
 
 # %% [markdown] en
-# SL-CAI runs this loop on many prompts, red-team prompts first and safe ones mixed in so that the
-# model does not learn to refuse everything, and fine-tunes on (prompt, final revision) with the
+# SL-CAI runs this loop on many red-team prompts and fine-tunes on (prompt, final revision) with the
 # SFT loss. The critiques are scaffolding: the point is a model that answers like its revisions
-# straight away, without the loop. `stages.get("sl_cai")` does both.
+# straight away, without the loop. Revisions alone would teach it that refusing is always the
+# answer, so, as in Bai et al., they are mixed with helpful responses from the model itself: its
+# greedy answers to ordinary prompts and to safe prompts that sound dangerous, two for every
+# revision (`SLCAIConfig.helpful_ratio`, `helpful_mix`). `stages.get("sl_cai")` does all of it.
 
 # %% [markdown] zh
-# SL-CAI 在大量提示上运行这个循环：以红队提示为主，同时混入安全的提示，免得模型学会拒绝一切；
-# 然后用监督微调的损失，在（提示，最终修订）上微调。批评只是脚手架：目标是得到一个不经过循环、直接就能像修订那样作答的模型。
-# `stages.get("sl_cai")` 把这两步都做了。
+# SL-CAI 在大量红队提示上运行这个循环，然后用监督微调的损失，在（提示，最终修订）上微调。
+# 批评只是脚手架：目标是得到一个不经过循环、直接就能像修订那样作答的模型。
+# 只用修订训练，模型会学到拒绝永远是正确答案；所以和 Bai 等人一样，修订里混入了模型自己给出的有用回答：
+# 它对普通提示、以及对听起来危险但其实安全的提示的贪心回答，每条修订配两条（`SLCAIConfig.helpful_ratio`、`helpful_mix`）。
+# `stages.get("sl_cai")` 把这些都做了。
 
 # %%
 # first run: collects the revisions and fine-tunes, one to two minutes on a 2-core CPU; later runs: loads from the cache
@@ -289,12 +293,12 @@ print(f"{'benign':<10} {len(world.prompts('eval', 'benign'))} safe prompts that 
 
 # %% [markdown] en
 # `cai.red_team_report` samples each model twice on every prompt (temperature 1) and scores the
-# responses with the oracle; for the SFT model it also runs one round of critique → revise on its
-# own responses, to show what the loop does before any training:
+# responses with the oracle; for the SFT model it also runs the critique → revise loop (two rounds,
+# `cai.CritiqueConfig()`) on its own responses, to show what the loop does before any training:
 
 # %% [markdown] zh
 # `cai.red_team_report` 让每个模型对每个提示采样两次（温度为 1），由预言机给回答打分；
-# 对监督微调模型，它还会在模型自己的回答上运行一轮“批评 → 修订”，看看这个循环在任何训练之前能做到什么：
+# 对监督微调模型，它还会在模型自己的回答上运行“批评 → 修订”循环（两轮，`cai.CritiqueConfig()`），看看这个循环在任何训练之前能做到什么：
 
 # %%
 models = {"sft": sft_model, "sl_cai": sl_cai_model, "dpo": dpo_model, "rlaif_dpo": rlaif_model}
@@ -312,8 +316,10 @@ plt.show()
 #   answer into a refusal is "harmless" and useless. Bai et al. aim for responses that are harmless
 #   *and* not evasive; a small model's critiques are not that subtle, and the oracle counts the cost
 #   as over-refusal.
-# - SL-CAI keeps part of the loop's effect without running the loop, since it was trained on the
-#   revisions; how much over-refusal it inherits depends on the safe prompts mixed into its data.
+# - SL-CAI keeps most of the loop's cut in harmful compliance without running the loop, since it was
+#   trained on the revisions. It does not inherit the loop's over-refusal because its safe prompts
+#   were answered by the SFT model itself, not revised; with `helpful_ratio=0` (revisions only) it
+#   refuses everything, safe requests included.
 # - The judge's labels are worth what its agreement with the oracle is worth: where the judge is
 #   near chance, RLAIF-DPO learns from noise, and it falls behind DPO on oracle labels. The
 #   per-kind agreement says where the AI labels can be trusted.
@@ -325,7 +331,9 @@ plt.show()
 # - 在监督微调模型自己的回答上运行“批评 → 修订”循环，能在每个危害类别上大幅降低有害顺从率。再看旁边的 benign 一栏：
 #   把每个回答都改成拒绝的修订虽然“无害”，却毫无用处。Bai 等人追求的是既无害、又不回避的回答；
 #   小模型的批评没有那么细致，预言机把这笔代价记为过度拒答。
-# - SL-CAI 在不运行循环的情况下保留了循环的一部分效果，因为它是在修订上训练出来的；它继承了多少过度拒答，取决于数据中混入的安全提示。
+# - SL-CAI 在不运行循环的情况下保留了循环降低有害顺从率的大部分效果，因为它是在修订上训练出来的。
+#   它没有继承循环的过度拒答，因为它的安全提示由监督微调模型自己作答，而没有经过修订；
+#   设 `helpful_ratio=0`（只用修订）时，它会拒绝一切，连安全的请求也拒绝。
 # - 评审给出的标签，价值取决于它与预言机的一致率：评审接近随机猜测的地方，RLAIF-DPO 就是在从噪声中学习，于是落后于用预言机标签训练的 DPO。
 #   按类别统计的一致率告诉我们，AI 标签在哪些地方可以信任。
 # - 只用一种顺序询问评审，算不上测量：它的位置偏差可能比它对两个回答的偏好还要大。
@@ -335,8 +343,8 @@ plt.show()
 # - **Revising without the critique in the conversation.** The revision is then just a second
 #   sample; the critique is what gives it something to fix.
 # - **Fine-tuning SL-CAI on the critiques, or on red-team prompts only.** Train on
-#   (prompt, final revision), and mix in safe prompts, or the model learns that refusing is always
-#   right.
+#   (prompt, final revision), and mix in helpful answers to ordinary and safe prompts, or the model
+#   learns that refusing is always right.
 # - **Asking the judge in one order.** Position bias goes straight into the labels. Ask both orders
 #   and average.
 # - **Sampling the judge's answer as text.** Read the two option logits instead: a soft label keeps
@@ -349,7 +357,7 @@ plt.show()
 # %% [markdown] zh
 # ## 常见误区
 # - **修订时对话里没有批评**　这样的修订只不过是再采样一次；正是批评给了它具体的改进目标。
-# - **在批评上微调 SL-CAI，或者只用红队提示**　应当在（提示，最终修订）上训练，并混入安全提示，否则模型会学到“拒绝总是对的”。
+# - **在批评上微调 SL-CAI，或者只用红队提示**　应当在（提示，最终修订）上训练，并混入对普通提示和安全提示的有用回答，否则模型会学到“拒绝总是对的”。
 # - **只按一种顺序询问评审**　位置偏差会直接进入标签。两种顺序都问，再取平均。
 # - **把评审的回答当作文本来采样**　应当读取两个选项的 logits：软标签保留了评审的不确定性，采样出一个 “A” 则把它丢掉了（势均力敌的偏好对就成了抛硬币）。
 # - **不经测量就相信 AI 标签**　在用评审的标签训练之前，先在留出偏好对上按提示类别检查它与人（这里是预言机）的一致率。
