@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# extra options of the notebook run, e.g. make test NBVAL_ARGS=--junitxml=nb.xml (time of every cell)
+NBVAL_ARGS ?=
 
 .PHONY: install demo test test-fast grade quiz bench notebooks clean
 
@@ -22,7 +24,7 @@ demo: install
 # the package's tests and the graders run against the reference solutions; notebooks run under nbval
 test: install
 	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
-	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NBVAL_ARGS) notebooks
 
 test-fast: install
 	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
