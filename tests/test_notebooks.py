@@ -210,3 +210,18 @@ def test_builder_rejects_a_checked_cell_whose_output_is_a_placeholder(tmp_path):
     # a checked cell must store the output it really prints, not a reminder to fill it in
     with pytest.raises(build.SourceError, match="refresh-outputs"):
         _parse(tmp_path, "# %%\n# NBVAL_CHECK_OUTPUT\nprint(1)\n# %% [output]\n# (filled in by build.py --refresh-outputs)\n")
+
+
+def test_lesson_times_sum_the_cells_of_each_notebook(tmp_path):
+    spec = importlib.util.spec_from_file_location("notebook_times", NOTEBOOKS / "times.py")
+    times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(times)
+    xml = tmp_path / "nb.xml"
+    xml.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="notebooks.en.00_why_alignment.ipynb" name="Cell 0" time="1.5" />'
+        '<testcase classname="notebooks.en.00_why_alignment.ipynb" name="Cell 1" time="0.25" />'
+        '<testcase classname="notebooks.zh.01_pretraining.ipynb" name="Cell 0" time="2.0" />'
+        '</testsuite></testsuites>')
+    assert times.lesson_times(str(xml)) == {"notebooks/en/00_why_alignment.ipynb": 1.75,
+                                            "notebooks/zh/01_pretraining.ipynb": 2.0}
