@@ -108,6 +108,8 @@ def demo_policy(stage: str):
         baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
         rows = [evaluate.evaluate(stages.get(n), stages, n, prompts=prompts, baseline=baseline,
                                   ref_model=sft if n != "sft" else None, seed=stages.seed) for n in ("sft", stage)]
+        for row in rows:
+            row.train_seconds = stages.timings.get(row.name, float("nan"))
         print(evaluate.format_table(rows))
         path = out / f"{stage}_curves.png"
         log = stages.metrics(stage)
