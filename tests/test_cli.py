@@ -1,0 +1,33 @@
+"""`python -m minialign ...` on the tiny preset: the demos, the pipeline's --stages, summary."""
+
+from minialign.__main__ import main
+
+
+def test_demo_of_a_policy_stage_prints_before_and_after(tmp_path, capsys):
+    rc = main(["demo", "dpo", "--preset", "tiny", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "| sft |" in out and "| dpo |" in out and "training (s)" in out
+    assert (tmp_path / "out" / "dpo_curves.png").stat().st_size > 0
+
+
+def test_demo_aliases_and_unknown_stage(tmp_path, capsys):
+    assert main(["demo", "nonsense", "--preset", "tiny", "--cache", str(tmp_path)]) == 2
+    assert "choose one of" in capsys.readouterr().out
+    # 'rm' is the reward model's demo under another name
+    assert main(["demo", "rm", "--preset", "tiny", "--cache", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_pipeline_with_a_subset_of_stages_and_an_unknown_one(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["pipeline", "--preset", "tiny", "--cache", str(tmp_path / "c"), "--out", str(out), "--stages", "orpo"]) == 0
+    assert (out / "report.md").exists() and "| orpo |" in (out / "report.md").read_text()
+    assert main(["pipeline", "--preset", "tiny", "--cache", str(tmp_path / "c"), "--stages", "orpo,nope"]) == 2
+    assert "unknown stages ['nope']" in capsys.readouterr().out
+    assert main(["summary", str(out)]) == 0
+    assert "1 runs, seeds [0]" in capsys.readouterr().out
+
+
+def test_summary_of_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["summary", str(tmp_path)]) == 2
+    assert "results.json not found" in capsys.readouterr().err
