@@ -27,7 +27,7 @@ import torch.nn as nn
 from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
-from .train import MetricsLog, cache_dir, load_checkpoint, pick_device, save_checkpoint, set_seed
+from .train import MetricsLog, cache_dir, load_checkpoint, mixed_precision, pick_device, save_checkpoint, set_seed
 from .world import MiniWorld, WorldConfig
 
 CACHE_VERSION = 2
@@ -43,6 +43,8 @@ class Preset:
     """stage name -> that stage's config dataclass"""
     n_eval_prompts: int = 200
     """size of the held-out evaluation set"""
+    bf16: bool = False
+    """train every stage under bfloat16 autocast when the device is CUDA (`train.mixed_precision`)"""
 
 
 def _cpu() -> Preset:
@@ -101,6 +103,7 @@ def _gpu() -> Preset:
             "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
         },
         n_eval_prompts=400,
+        bf16=True,
     )
 
 
@@ -219,7 +222,8 @@ class Stages:
             self.get(dep)
         set_seed(self.seed)
         t0 = time.time()
-        model, log = BUILDERS[name](self)
+        with mixed_precision(self.device, self.preset.bf16):
+            model, log = BUILDERS[name](self)
         seconds = time.time() - t0
         self.timings[name] = seconds
         log.save(self.dir / f"{name}.metrics.jsonl")

@@ -3,6 +3,7 @@ metrics and atomic checkpoints. The algorithm files keep only what is theirs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,6 +35,18 @@ def pick_device(name: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def mixed_precision(device: torch.device | str, bf16: bool):
+    """A context in which forward passes run in bfloat16 on CUDA (`torch.autocast`), or a
+    do-nothing context elsewhere and when bf16 is False.
+
+    Parameters, optimizer state and gradients stay float32: autocast only casts the inputs of
+    matrix multiplications, and keeps softmax, log-softmax and reductions in float32. bfloat16 has
+    float32's exponent range, so unlike float16 it needs no loss scaling."""
+    if bf16 and torch.device(device).type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def cache_dir() -> Path:

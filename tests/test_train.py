@@ -75,3 +75,41 @@ def test_training_lowers_the_loss_and_logs_every_step():
     log, _ = _train_once(1)
     steps, losses = log.series("loss")
     assert steps == [0, 1, 2, 3, 4] and losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
+
+
+def test_mixed_precision_is_a_no_op_on_cpu_and_when_off():
+    import contextlib
+
+    from minialign.train import mixed_precision
+
+    assert isinstance(mixed_precision("cpu", bf16=True), contextlib.nullcontext)
+    assert isinstance(mixed_precision("cuda", bf16=False), contextlib.nullcontext)
+    with mixed_precision("cpu", bf16=True):
+        x = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert x.dtype == torch.float32
+
+
+def test_mixed_precision_on_cuda_is_bf16_autocast():
+    import warnings
+
+    from minialign.train import mixed_precision
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a CPU-only build warns that CUDA autocast is unavailable
+        ctx = mixed_precision("cuda", bf16=True)
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cuda"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mixed_precision_runs_matmuls_in_bf16_on_cuda():
+    from minialign.train import mixed_precision
+
+    a = torch.ones(4, 4, device="cuda")
+    with mixed_precision("cuda", bf16=True):
+        assert (a @ a).dtype == torch.bfloat16
+
+
+def test_only_the_gpu_preset_trains_in_bf16():
+    from minialign.stages import get_preset
+
+    assert get_preset("gpu").bf16 and not get_preset("cpu").bf16 and not get_preset("tiny").bf16
