@@ -224,17 +224,25 @@ def dpo_beta_sweep(stages: "Stages", betas: Sequence[float] = (0.03, 0.1, 0.3, 1
     Each run starts from the SFT model with the stage's DPO config (its steps replaced by
     `steps` when given, other fields by `overrides`, e.g. nll_weight=0.0 for plain DPO) and
     the same pairs; a smaller beta lets the policy pay more KL for reward (Rafailov et al.
-    2023, eq. 3: beta weighs the KL penalty). Plot with `plots.plot_beta_sweep`."""
+    2023, eq. 3: beta weighs the KL penalty). Plot with `plots.plot_beta_sweep`.
+
+    The result is cached with the stages (`Stages.cached_result`): a second call with the same
+    arguments returns it at once."""
     cfg = dataclasses.replace(stages.config_of("dpo") or DPOConfig(), **overrides)
     if steps is not None:
         cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, steps=steps))
-    sft = stages.get("sft")
-    pairs = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
-    results = []
-    for beta in betas:
-        set_seed(stages.seed)
-        policy = stages.fresh_copy("sft")
-        train_dpo(policy, sft, stages.tokenizer, stages.world, dataclasses.replace(cfg, beta=beta), pairs=pairs)
-        row = evaluate(policy, stages, f"dpo beta={beta:g}", ref_model=sft, seed=seed)
-        results.append((beta, row.kl, row.reward))
-    return results
+
+    def compute() -> list[tuple[float, float, float]]:
+        sft = stages.get("sft")
+        pairs = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
+        results = []
+        for beta in betas:
+            set_seed(stages.seed)
+            policy = stages.fresh_copy("sft")
+            train_dpo(policy, sft, stages.tokenizer, stages.world, dataclasses.replace(cfg, beta=beta), pairs=pairs)
+            row = evaluate(policy, stages, f"dpo beta={beta:g}", ref_model=sft, seed=seed)
+            results.append((beta, row.kl, row.reward))
+        return results
+
+    key = {"sft": stages.identity("sft"), "dpo": dataclasses.asdict(cfg), "betas": list(betas), "seed": seed, "v": 1}
+    return [tuple(r) for r in stages.cached_result("dpo-beta-sweep", key, compute)]

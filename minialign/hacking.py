@@ -51,23 +51,37 @@ def reward_hacking_experiment(
             "oracle", "kl", "response_len", ... (plot with `plots.plot_reward_hacking`);
         "summary": {run name: {first and last value of score, oracle, kl, response_len}};
         "examples": {run name: [(prompt, greedy response)]} on a few held-out prompts.
+    Cached with the stages (`Stages.cached_result`): later calls return at once.
     """
     cfg = cfg or HACKING_PPO
-    ref, reward_model = stages.get("sft"), stages.get("reward")
-    prompts = [p.text for p in stages.world.prompts("eval", "factual")[:n_examples]]
-    logs: dict[str, MetricsLog] = {}
-    summary: dict[str, dict[str, float]] = {}
-    examples: dict[str, list[tuple[str, str]]] = {}
-    for kl_coef in kl_coefs:
-        name = run_name(kl_coef)
-        set_seed(stages.seed)
-        policy = stages.fresh_copy("sft")
-        run_cfg = dataclasses.replace(cfg, kl_coef=kl_coef, kl_controller="fixed")
-        logs[name] = train_ppo(policy, ref, reward_model, stages.tokenizer, stages.world, run_cfg)
-        first, last = logs[name].rows[0], logs[name].rows[-1]
-        summary[name] = {f"{key}_{when}": row[key] for key in ("score", "oracle", "kl", "response_len")
-                         for when, row in (("first", first), ("last", last))}
-        out = rollout.generate(policy, stages.tokenizer, prompts, cfg.max_new_tokens, temperature=0.0,
-                               generator=torch.Generator().manual_seed(0))
-        examples[name] = list(zip(prompts, out.responses))
-    return {"logs": logs, "summary": summary, "examples": examples}
+
+    def compute() -> dict:
+        ref, reward_model = stages.get("sft"), stages.get("reward")
+        prompts = [p.text for p in stages.world.prompts("eval", "factual")[:n_examples]]
+        logs: dict[str, list[dict]] = {}
+        summary: dict[str, dict[str, float]] = {}
+        examples: dict[str, list[tuple[str, str]]] = {}
+        for kl_coef in kl_coefs:
+            name = run_name(kl_coef)
+            set_seed(stages.seed)
+            policy = stages.fresh_copy("sft")
+            run_cfg = dataclasses.replace(cfg, kl_coef=kl_coef, kl_controller="fixed")
+            logs[name] = train_ppo(policy, ref, reward_model, stages.tokenizer, stages.world, run_cfg).rows
+            first, last = logs[name][0], logs[name][-1]
+            summary[name] = {f"{key}_{when}": row[key] for key in ("score", "oracle", "kl", "response_len")
+                             for when, row in (("first", first), ("last", last))}
+            out = rollout.generate(policy, stages.tokenizer, prompts, cfg.max_new_tokens, temperature=0.0,
+                                   generator=torch.Generator().manual_seed(0))
+            examples[name] = list(zip(prompts, out.responses))
+        return {"logs": logs, "summary": summary, "examples": examples}
+
+    # two PPO runs: computed once, then read back from the cache with the stages
+    key = {"sft": stages.identity("sft"), "reward": stages.identity("reward"), "ppo": dataclasses.asdict(cfg),
+           "kl_coefs": list(kl_coefs), "n_examples": n_examples, "v": 1}
+    result = stages.cached_result("reward-hacking", key, compute)
+    logs = {}
+    for name, rows in result["logs"].items():
+        logs[name] = MetricsLog()
+        logs[name].rows = rows
+    examples = {name: [tuple(pair) for pair in pairs] for name, pairs in result["examples"].items()}
+    return {"logs": logs, "summary": result["summary"], "examples": examples}

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from . import __version__, evaluate, plots, rollout
-from .stages import BUILDERS, Stages, _fingerprint
+from .stages import BUILDERS, Stages
 from .train import MetricsLog, atomic_write_text
 
 STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
@@ -91,16 +91,15 @@ def _peak_rss_mb() -> float:
 
 def _eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
     """The evaluation row of one stage, cached next to its checkpoint."""
-    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2})
-    path = stages.dir / f"eval-{name}-{key}.json"
-    if path.exists():
-        return evaluate.EvalRow(**json.loads(path.read_text()))
-    row = evaluate.evaluate(stages.get(name), stages, name, baseline=baseline,
-                            ref_model=None if name == "sft" else ref, seed=stages.seed)
-    if name == "sft":
-        row.kl = 0.0
-    atomic_write_text(path, json.dumps(row.as_dict()))
-    return row
+    def compute() -> dict:
+        row = evaluate.evaluate(stages.get(name), stages, name, baseline=baseline,
+                                ref_model=None if name == "sft" else ref, seed=stages.seed)
+        if name == "sft":
+            row.kl = 0.0
+        return row.as_dict()
+
+    key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2}
+    return evaluate.EvalRow(**stages.cached_result(f"eval-{name}", key, compute))
 
 
 def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: str = "") -> dict:
@@ -233,13 +232,8 @@ def _diagnostics(stages: Stages, name: str) -> dict:
     fn = DIAGNOSTICS.get(name)
     if fn is None:
         return {}
-    key = _fingerprint({"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1})
-    path = stages.dir / f"diagnostics-{name}-{key}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = fn(stages)
-    atomic_write_text(path, json.dumps(values))
-    return values
+    key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1}
+    return stages.cached_result(f"diagnostics-{name}", key, lambda: fn(stages))
 
 
 def main(args) -> int:

@@ -27,7 +27,8 @@ import torch.nn as nn
 from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
-from .train import MetricsLog, cache_dir, load_checkpoint, mixed_precision, pick_device, save_checkpoint, set_seed
+from .train import (MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision, pick_device,
+                    save_checkpoint, set_seed)
 from .world import MiniWorld, WorldConfig
 
 CACHE_VERSION = 2
@@ -238,6 +239,19 @@ class Stages:
     def fresh_copy(self, name: str) -> nn.Module:
         """A trainable deep copy of a stage's model (the cached one stays as it is)."""
         return copy.deepcopy(self.get(name))
+
+    def cached_result(self, name: str, key: dict, compute: Callable[[], object]) -> object:
+        """A JSON-able result (an evaluation row, a sweep) computed once and kept in the cache.
+
+        `key` says what the result depends on (e.g. {"stage": self.identity("dpo"), "betas": ...}):
+        a changed key computes it again under a new file name. Written atomically, so an
+        interrupted run never reads half a file back."""
+        path = self.dir / f"{name}-{_fingerprint(key)}.json"
+        if path.exists() and not self.retrain:
+            return json.loads(path.read_text())
+        value = compute()
+        atomic_write_text(path, json.dumps(value))
+        return value
 
     def metrics(self, name: str) -> MetricsLog:
         self.get(name)

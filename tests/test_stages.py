@@ -46,3 +46,42 @@ def test_a_prompt_longer_than_the_context_is_refused(tmp_path):
     s = Stages("tiny", seed=0, cache=tmp_path)
     with pytest.raises(ValueError, match="block_size"):
         rollout.generate(s.get("base"), s.tokenizer, ["plus " * 200])
+
+
+def test_cached_result_is_computed_once_per_key(tmp_path):
+    stages = Stages("tiny", seed=0, cache=tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    assert stages.cached_result("thing", {"a": 1}, compute) == {"value": 1}
+    assert stages.cached_result("thing", {"a": 1}, compute) == {"value": 1}  # read back, not computed
+    assert Stages("tiny", seed=0, cache=tmp_path).cached_result("thing", {"a": 1}, compute) == {"value": 1}
+    assert stages.cached_result("thing", {"a": 2}, compute) == {"value": 2}  # another key: computed again
+    assert len(calls) == 2
+    assert not list(stages.dir.glob("*.tmp*"))  # written atomically: no temporary file left behind
+    again = Stages("tiny", seed=0, cache=tmp_path, retrain=True)
+    assert again.cached_result("thing", {"a": 1}, compute) == {"value": 3}  # retrain recomputes
+
+
+def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
+    from minialign import evaluate, hacking
+    from minialign.ppo import PPOConfig
+
+    stages = Stages("tiny", seed=0, cache=tmp_path)
+    sweep = evaluate.dpo_beta_sweep(stages, betas=(0.1, 1.0), steps=2)
+    cfg = PPOConfig(iterations=2, batch_size=4, minibatch_size=2, ppo_epochs=1, max_new_tokens=6, length_bonus=0.1)
+    result = hacking.reward_hacking_experiment(stages, cfg=cfg, n_examples=2)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the result is cached")
+
+    monkeypatch.setattr(evaluate, "train_dpo", no_training)
+    monkeypatch.setattr(hacking, "train_ppo", no_training)
+    fresh = Stages("tiny", seed=0, cache=tmp_path)
+    assert evaluate.dpo_beta_sweep(fresh, betas=(0.1, 1.0), steps=2) == sweep
+    again = hacking.reward_hacking_experiment(fresh, cfg=cfg, n_examples=2)
+    assert again["summary"] == result["summary"] and again["examples"] == result["examples"]
+    assert {n: log.rows for n, log in again["logs"].items()} == {n: log.rows for n, log in result["logs"].items()}

@@ -19,9 +19,9 @@
 # - explain PPO's clipped surrogate, and what the adaptive KL controller does;
 # - show reward hacking, and why the KL term exists.
 #
-# **Time.** The PPO policy trains in about two minutes the first time (from the SFT and reward
-# models of lessons 2 and 3). The reward-hacking experiment at the end runs two short PPO runs on every
-# execution, about a minute; the other cells take seconds.
+# **Time.** The PPO policy trains in under two minutes the first time (from the SFT and reward
+# models of lessons 2 and 3). The reward-hacking experiment at the end runs two short PPO runs the
+# first time, about a minute; later runs read both from the cache. The other cells take seconds.
 
 # %% [markdown] zh
 # # 第 4 课 · PPO 与 GAE：用奖励模型做强化学习
@@ -39,7 +39,7 @@
 # - 演示奖励投机（reward hacking），并说明 KL 项为什么必不可少。
 #
 # **耗时**　PPO 策略第一次运行时约需两分钟训练（从第 2、3 课的监督微调模型和奖励模型出发）。
-# 最后的奖励投机实验每次执行都要跑两次短程 PPO，约一分钟；其余单元格都只需几秒。
+# 最后的奖励投机实验第一次运行时要跑两次短程 PPO，约一分钟，之后从缓存读取；其余单元格都只需几秒。
 
 # %% [markdown] en
 # ## 1. The RLHF loop
@@ -395,7 +395,7 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # 实验同时记录 PPO 被要求提高的分数和我们真正想要的东西，即预言机的分数。
 
 # %%
-# two short PPO runs (20 iterations each): about a minute on a 2-core CPU, on every run of the notebook
+# two short PPO runs (20 iterations each): about a minute on a 2-core CPU the first time, then read from the cache
 result = hacking.reward_hacking_experiment(stages)
 plots.plot_reward_hacking(result["logs"])
 plt.show()

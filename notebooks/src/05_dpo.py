@@ -19,7 +19,8 @@
 # - explain the $\beta$ trade-off between reward and distance from the reference, with a sweep.
 #
 # **Time.** The DPO model trains in about a minute the first time (from the SFT model of lesson 2);
-# the $\beta$ sweep at the end trains four short runs, about a minute and a half in all.
+# the $\beta$ sweep at the end trains four short runs the first time, about a minute and a half in
+# all, and reads them from the cache afterwards.
 
 # %% [markdown] zh
 # # 第 5 课 · 直接偏好优化（DPO）
@@ -36,7 +37,7 @@
 # - 把隐式奖励（implicit reward）$\beta \log \pi_\theta / \pi_{\text{ref}}$ 当作奖励模型来读，并评判它；
 # - 用一次扫描实验解释 $\beta$ 在奖励与偏离参考模型（reference model）的程度之间的取舍。
 #
-# **耗时**　DPO 模型第一次运行时约需一分钟训练（从第 2 课的监督微调模型出发）；最后的 $\beta$ 扫描要训练四个短程，共约一分半钟。
+# **耗时**　DPO 模型第一次运行时约需一分钟训练（从第 2 课的监督微调模型出发）；最后的 $\beta$ 扫描第一次运行时要训练四个短程，共约一分半钟，之后从缓存读取。
 
 # %% [markdown] en
 # ## 1. From the KL-regularised objective to a loss
@@ -479,7 +480,7 @@ print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 # 这几次运行用的是纯 DPO（`nll_weight=0`），让 $\beta$ 成为唯一的那根绳子。
 
 # %%
-# four short DPO runs and four evaluations: about a minute and a half on a 2-core CPU
+# four short DPO runs and four evaluations: about a minute and a half on a 2-core CPU the first time, then cached
 sweep = evaluate.dpo_beta_sweep(stages, betas=(0.03, 0.1, 0.3, 1.0), steps=40, nll_weight=0.0)
 for beta, kl, reward_mean in sweep:
     print(f"beta = {beta:<5g} KL per token {kl:.3f}   mean oracle reward {reward_mean:+.3f}")
