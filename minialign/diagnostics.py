@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
-
-from . import cai, grpo, reward, rollout
+from . import cai, evaluate, grpo, reward
 from .stages import Stages
 
 
@@ -34,12 +32,13 @@ def reward_diagnostics(stages: Stages) -> dict[str, float]:
 def ppo_diagnostics(stages: Stages) -> dict[str, float]:
     """Mean reward-model score of SFT's and PPO's sampled responses to the held-out prompts."""
     rm, tok = stages.get("reward"), stages.tokenizer
-    prompts = [p.text for p in stages.world.eval_prompts(stages.preset.n_eval_prompts)]
+    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     out = {}
     for name in ("sft", "ppo"):
-        g = torch.Generator(device=stages.device).manual_seed(stages.seed)
-        responses = rollout.generate(stages.get(name), tok, prompts, temperature=1.0, generator=g).responses
-        out[f"reward-model score of {name}"] = reward.score_texts(rm, tok, prompts, responses).mean().item()
+        # the evaluation table's samples: same prompts, same seed
+        responses = evaluate.sample_responses(stages.get(name), tok, prompts, seed=stages.seed).responses
+        texts = [p.text for p in prompts]
+        out[f"reward-model score of {name}"] = reward.score_texts(rm, tok, texts, responses).mean().item()
     return out
 
 

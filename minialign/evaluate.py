@@ -101,24 +101,26 @@ def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt]
                             temperature=temperature, generator=generator)
 
 
+def _wins_ties_losses(scores: Sequence[float], baseline_scores: Sequence[float]) -> tuple[int, int, int]:
+    if len(scores) != len(baseline_scores) or not scores:
+        raise ValueError(f"need the same, non-zero number of scores, got {len(scores)} and {len(baseline_scores)}")
+    wins = sum(s > b for s, b in zip(scores, baseline_scores))
+    ties = sum(s == b for s, b in zip(scores, baseline_scores))
+    return wins, ties, len(scores) - wins - ties
+
+
 def decided_win_rate(scores: Sequence[float], baseline_scores: Sequence[float]) -> float:
     """wins / (wins + losses) of paired scores, ties left out; NaN when every pair is a tie.
 
     When most prompts have one right answer that both models give, ties dominate and the win
     rate with ties counting 1/2 stays near 0.5 however much better a model is where they differ."""
-    if len(scores) != len(baseline_scores) or not scores:
-        raise ValueError(f"need the same, non-zero number of scores, got {len(scores)} and {len(baseline_scores)}")
-    wins = sum(s > b for s, b in zip(scores, baseline_scores))
-    losses = sum(s < b for s, b in zip(scores, baseline_scores))
+    wins, _, losses = _wins_ties_losses(scores, baseline_scores)
     return wins / (wins + losses) if wins + losses else NAN
 
 
 def win_tie_rates(scores: Sequence[float], baseline_scores: Sequence[float]) -> tuple[float, float]:
     """(win rate with ties counting 1/2, tie rate) of paired scores."""
-    if len(scores) != len(baseline_scores) or not scores:
-        raise ValueError(f"need the same, non-zero number of scores, got {len(scores)} and {len(baseline_scores)}")
-    wins = sum(s > b for s, b in zip(scores, baseline_scores))
-    ties = sum(s == b for s, b in zip(scores, baseline_scores))
+    wins, ties, _ = _wins_ties_losses(scores, baseline_scores)
     n = len(scores)
     return (wins + 0.5 * ties) / n, ties / n
 
@@ -203,16 +205,33 @@ def evaluate(
     return row
 
 
+def markdown_table(rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """The evaluation table's frame: a header of TABLE_COLUMNS, then (model name, one cell per
+    column) per row."""
+    header = "| model | " + " | ".join(h for h, _ in TABLE_COLUMNS.values()) + " |"
+    rule = "| --- | " + " | ".join("---:" for _ in TABLE_COLUMNS) + " |"
+    return "\n".join([header, rule, *("| " + name + " | " + " | ".join(cells) + " |" for name, cells in rows)])
+
+
 def format_table(rows: Sequence[EvalRow]) -> str:
     """A Markdown table, one row per model; NaN (not measured) shows as a dash."""
     def cell(value: float, fmt: str) -> str:
         return "-" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
 
-    header = "| model | " + " | ".join(h for h, _ in TABLE_COLUMNS.values()) + " |"
-    rule = "| --- | " + " | ".join("---:" for _ in TABLE_COLUMNS) + " |"
-    body = ["| " + r.name + " | " + " | ".join(cell(getattr(r, k), f) for k, (_, f) in TABLE_COLUMNS.items()) + " |"
-            for r in rows]
-    return "\n".join([header, rule, *body])
+    return markdown_table([(r.name, [cell(getattr(r, k), f) for k, (_, f) in TABLE_COLUMNS.items()]) for r in rows])
+
+
+def compare(stages: "Stages", models: dict[str, nn.Module], baseline: nn.Module, seed: int = 0) -> list[EvalRow]:
+    """One row per model on the stages' held-out prompts (`world.eval_prompts`), all judged
+    against the same responses of `baseline` (sampled once, with `seed`), with KL to `baseline`;
+    a model that is the baseline itself gets no KL.
+
+    E.g. compare(stages, {"sft": sft, "dpo": dpo}, baseline=sft): the win rates are against SFT."""
+    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+    responses = sample_responses(baseline, stages.tokenizer, prompts, seed=seed).responses
+    return [evaluate(model, stages, name, prompts=prompts, baseline=responses,
+                     ref_model=None if model is baseline else baseline, seed=seed)
+            for name, model in models.items()]
 
 
 

@@ -276,13 +276,11 @@ def summarize(run_dirs: list[str | Path]) -> str:
             return fmt.format(mean)
         return f"{fmt.format(mean)} ({fmt.format(min(values))} to {fmt.format(max(values))})"
 
-    lines = [f"{len(results)} runs, seeds {seeds}: mean (min to max)", "",
-             "| model | " + " | ".join(h for h, _ in TABLE_COLUMNS.values()) + " |",
-             "| --- | " + " | ".join("---:" for _ in TABLE_COLUMNS) + " |"]
+    table = []
     for name in names:
         rows = [next((row for row in r["rows"] if row["name"] == name), {}) for r in results]
-        cells = [stat([row.get(k) for row in rows], fmt) for k, (_, fmt) in TABLE_COLUMNS.items()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        table.append((name, [stat([row.get(k) for row in rows], fmt) for k, (_, fmt) in TABLE_COLUMNS.items()]))
+    lines = [f"{len(results)} runs, seeds {seeds}: mean (min to max)", "", evaluate.markdown_table(table)]
     stages = list(dict.fromkeys(s for r in results for s in r.get("extras", {})))
     for stage in stages:
         keys = list(dict.fromkeys(k for r in results for k in r.get("extras", {}).get(stage, {})))
