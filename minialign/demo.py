@@ -103,11 +103,8 @@ def demo_policy(stage: str):
         stages.get(stage)
         print(f"{stage} ready in {time.time() - t0:.1f}s (trained in {stages.timings.get(stage, 0):.0f}s)\n")
         print(side_by_side(stages, "sft", stage))
-        sft = stages.get("sft")
-        prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
-        baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
-        rows = [evaluate.evaluate(stages.get(n), stages, n, prompts=prompts, baseline=baseline,
-                                  ref_model=sft if n != "sft" else None, seed=stages.seed) for n in ("sft", stage)]
+        rows = evaluate.compare(stages, {n: stages.get(n) for n in ("sft", stage)}, baseline=stages.get("sft"),
+                                seed=stages.seed)
         for row in rows:
             row.train_seconds = stages.timings.get(row.name, float("nan"))
         print(evaluate.format_table(rows))

@@ -146,3 +146,21 @@ def test_plots_write_png_files(tmp_path):
     plots.plot_eval_bars(rows, tmp_path / "bars.png")
     plots.plot_beta_sweep([(0.1, 0.5, 1.0), (1.0, 0.1, 0.5)], tmp_path / "sweep.png")
     assert (tmp_path / "bars.png").stat().st_size > 0 and (tmp_path / "sweep.png").stat().st_size > 0
+
+
+def test_compare_judges_every_model_against_the_same_baseline_samples(tmp_path):
+    from minialign.evaluate import compare
+    from minialign.stages import Stages
+
+    stages = Stages("tiny", seed=0, cache=tmp_path)
+    sft, base = stages.get("sft"), stages.get("base")
+    rows = compare(stages, {"sft": sft, "base": base}, baseline=sft)
+    assert [r.name for r in rows] == ["sft", "base"]
+    # the baseline against its own samples: every prompt a tie, and no KL to itself
+    assert (rows[0].win_rate, rows[0].tie_rate) == (0.5, 1.0) and math.isnan(rows[0].kl)
+    assert math.isfinite(rows[1].kl)
+    # the same as evaluating each model against responses sampled once by hand
+    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+    responses = sample_responses(sft, stages.tokenizer, prompts, seed=0).responses
+    by_hand = evaluate(base, stages, "base", prompts=prompts, baseline=responses, ref_model=sft)
+    assert (by_hand.win_rate, by_hand.kl, by_hand.reward) == (rows[1].win_rate, rows[1].kl, rows[1].reward)

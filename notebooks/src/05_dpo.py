@@ -457,10 +457,7 @@ from IPython.display import Markdown, display
 
 from minialign import demo
 
-prompts = world.eval_prompts(stages.preset.n_eval_prompts)
-baseline = evaluate.sample_responses(sft, tok, prompts, seed=0).responses  # sampled once, reused
-rows = [evaluate.evaluate(sft, stages, "sft", prompts, baseline=baseline),
-        evaluate.evaluate(policy, stages, "dpo", prompts, baseline=baseline, ref_model=sft)]  # about 10 s each
+rows = evaluate.compare(stages, {"sft": sft, "dpo": policy}, baseline=sft)  # win rates against SFT; about 10 s a model
 display(Markdown(evaluate.format_table(rows)))
 print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 

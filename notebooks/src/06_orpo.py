@@ -284,11 +284,8 @@ sft_model = stages.get("sft")
 dpo_model = stages.get("dpo")  # trained in lesson 5: loads from the cache (or trains, about a minute)
 print(f"parameters per model: {sft_model.num_params():,}; models held while training: DPO 2 (policy + reference), ORPO 1")
 
-prompts = world.eval_prompts(stages.preset.n_eval_prompts)
-baseline = evaluate.sample_responses(sft_model, tok, prompts, seed=0).responses  # the SFT model's answers, sampled once
-rows = [evaluate.evaluate(model, stages, name, prompts=prompts, baseline=baseline,
-                          ref_model=None if name == "sft" else sft_model)
-        for name, model in (("sft", sft_model), ("dpo", dpo_model), ("orpo", orpo_model))]  # about 10 s each
+# the SFT model's answers are sampled once; every row's win rate and KL are against them
+rows = evaluate.compare(stages, {"sft": sft_model, "dpo": dpo_model, "orpo": orpo_model}, baseline=sft_model)  # ~10 s a model
 display(Markdown(evaluate.format_table(rows)))
 plots.plot_eval_bars(rows)
 plt.show()

@@ -392,11 +392,8 @@ from IPython.display import Markdown, display
 from minialign import evaluate
 
 ppo_model = stages.get("ppo")  # trained in lesson 4: loads from the cache (or trains, a few minutes)
-prompts = world.eval_prompts(stages.preset.n_eval_prompts)
-baseline = evaluate.sample_responses(sft_model, tok, prompts, seed=0).responses  # the SFT model's answers, sampled once
-rows = [evaluate.evaluate(model, stages, name, prompts=prompts, baseline=baseline,
-                          ref_model=None if name == "sft" else sft_model)
-        for name, model in (("sft", sft_model), ("ppo", ppo_model), ("grpo", grpo_model))]  # about 10 s each
+# the SFT model's answers are sampled once; every row's win rate and KL are against them
+rows = evaluate.compare(stages, {"sft": sft_model, "ppo": ppo_model, "grpo": grpo_model}, baseline=sft_model)  # ~10 s a model
 display(Markdown(evaluate.format_table(rows)))
 plots.plot_eval_bars(rows)
 plt.show()

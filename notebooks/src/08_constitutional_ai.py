@@ -255,10 +255,9 @@ from IPython.display import Markdown, display
 
 from minialign import evaluate
 
-prompts = world.eval_prompts(stages.preset.n_eval_prompts)
-baseline = evaluate.sample_responses(sft_model, tok, prompts, seed=0).responses  # the SFT model's answers, sampled once
-rows = [evaluate.evaluate(model, stages, name, prompts=prompts, baseline=baseline, ref_model=sft_model)
-        for name, model in (("dpo (oracle labels)", dpo_model), ("rlaif_dpo (AI labels)", rlaif_model))]  # about 10 s each
+# both judged against the SFT model's answers, sampled once, with KL to the SFT model
+rows = evaluate.compare(stages, {"dpo (oracle labels)": dpo_model, "rlaif_dpo (AI labels)": rlaif_model},
+                        baseline=sft_model)  # about 10 s a model
 display(Markdown(evaluate.format_table(rows)))
 
 # %% [markdown] en
