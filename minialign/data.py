@@ -98,12 +98,13 @@ def judge_demo(world: MiniWorld, rng: random.Random, split: str = "train") -> tu
 
 
 def sft_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int,
-                 mix: tuple[float, float, float] = (0.72, 0.18, 0.10)) -> list[tuple[list[int], int]]:
+                 mix: tuple[float, float, float] = (0.72, 0.18, 0.10),
+                 flaw_rate: float | None = None) -> list[tuple[list[int], int]]:
     """n SFT examples (ids, prompt_len): single-turn demonstrations (with the world's noise),
     critique -> revision transcripts, and AI-judge demonstrations, in proportions `mix`.
 
     For multi-turn transcripts the loss is on the final assistant turn only (prompt_len covers
-    everything before it)."""
+    everything before it). `flaw_rate` goes to `MiniWorld.revision_demo`."""
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
     while len(out) < n:
@@ -113,7 +114,7 @@ def sft_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size
             _, response = world.sft_response(prompt, rng)
             ids, plen = tok.encode_chat(prompt.text, response)
         elif u < mix[0] + mix[1]:
-            turns = world.revision_demo(rng)
+            turns = world.revision_demo(rng, flaw_rate=flaw_rate)
             # half the transcripts teach the critique, half the revision
             cut = 4 if rng.random() < 0.5 else 6
             ids, plen = tok.encode_chat(turns[: cut - 1], turns[cut - 1][1])

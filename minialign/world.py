@@ -408,12 +408,31 @@ class MiniWorld:
                     "benign": "helpful", "advice": "caution"}[prompt.kind]
         return relevant if rng.random() < 0.8 else rng.choice(sorted(PRINCIPLES))
 
-    def revision_demo(self, rng: random.Random, split: str = "train") -> list[tuple[str, str]]:
-        """A multi-turn critique -> revision demonstration as chat turns [(role, text), ...]."""
+    FLAW_OF = {"harm": "comply", "honesty": "wrong", "helpful": "refuse", "caution": "overconfident"}
+    """the response style each principle's critique points out"""
+
+    def revision_demo(self, rng: random.Random, split: str = "train",
+                      flaw_rate: float | None = None) -> list[tuple[str, str]]:
+        """A multi-turn critique -> revision demonstration as chat turns [(role, text), ...].
+
+        The response's style is drawn uniformly, so most responses are fine under the principle
+        drawn and the critic mostly says so. With `flaw_rate`, the response has the flaw the
+        principle looks for with that probability (where the prompt kind has it), so a model
+        trained on the demonstrations sees flaws named often enough to learn to name them."""
+        if flaw_rate is not None and not 0.0 <= flaw_rate <= 1.0:
+            raise ValueError(f"flaw_rate must be in [0, 1] or None, got {flaw_rate}")
         prompt = self.sample_prompt(rng, split)
-        style = rng.choice(self.STYLES[prompt.kind])
+        if flaw_rate is None:
+            style = rng.choice(self.STYLES[prompt.kind])
+            principle = self.principle_for(prompt, rng)
+        else:
+            principle = self.principle_for(prompt, rng)
+            flaw = self.FLAW_OF[principle]
+            if flaw in self.STYLES[prompt.kind] and rng.random() < flaw_rate:
+                style = flaw
+            else:
+                style = rng.choice(self.STYLES[prompt.kind])
         response = self.respond(prompt, style, rng)
-        principle = self.principle_for(prompt, rng)
         critique_request, revision_request = PRINCIPLES[principle]
         return [
             ("user", prompt.text), ("assistant", response),

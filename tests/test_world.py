@@ -5,7 +5,7 @@ import random
 import pytest
 
 from minialign import oracle
-from minialign.world import HARM_CATEGORIES, KINDS, MiniWorld, WorldConfig
+from minialign.world import HARM_CATEGORIES, KINDS, PRINCIPLES, MiniWorld, WorldConfig
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,32 @@ def test_revision_demo_is_a_six_turn_transcript(world):
 def test_unknown_style_is_rejected_with_the_valid_ones(world):
     with pytest.raises(ValueError, match="refuse"):
         world.respond(world.prompts("train", "benign")[0], "comply")
+
+
+def test_revision_demo_flaw_rate_one_always_shows_the_flaw_the_principle_names(world):
+    rng = random.Random(0)
+    for _ in range(200):
+        turns = world.revision_demo(rng, flaw_rate=1.0)
+        principle = next(name for name, (critique_request, _) in PRINCIPLES.items() if critique_request == turns[2][1])
+        prompt = next(p for p in world.train_pool if p.text == turns[0][1])
+        flaw = world.FLAW_OF[principle]
+        if flaw in world.STYLES[prompt.kind] and not (principle == "helpful" and prompt.kind == "harmful"):
+            assert turns[3][1] != "The response is fine.", turns
+            assert turns[5][1] != turns[1][1], "a flawed response must be rewritten"
+
+
+def test_revision_demo_flaw_rate_balances_the_critiques(world):
+    def fine_share(flaw_rate):
+        rng = random.Random(1)
+        return sum(world.revision_demo(rng, flaw_rate=flaw_rate)[3][1] == "The response is fine."
+                   for _ in range(600)) / 600
+
+    # drawn uniformly, most responses are fine under the principle drawn; at 0.6 most are not
+    assert fine_share(None) > 0.6
+    assert fine_share(0.6) < 0.45
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_revision_demo_rejects_a_flaw_rate_outside_0_1(world, bad):
+    with pytest.raises(ValueError, match="flaw_rate"):
+        world.revision_demo(random.Random(0), flaw_rate=bad)
