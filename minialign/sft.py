@@ -52,13 +52,6 @@ class SFTConfig:
     batch_size: int = 32
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=300, lr=1e-3, warmup_steps=20, weight_decay=0.0))
     """SFT from a pretrained model: short, no weight decay, a tenth of the data of pretraining"""
-    critique_flaw_rate: float | None = None
-    """in critique -> revision demonstrations, how often the response has the flaw the principle
-    asks about (`MiniWorld.revision_demo`). None draws response styles uniformly: then seven
-    critiques in ten say "The response is fine.", and the cpu model's critic says little else.
-    0.6 makes most critiques name a flaw, but the cpu model then names flaws at random (seed 0:
-    the loop still revises every benign answer into a refusal, SL-CAI keeps more harmful
-    compliance), so the default stays None; try it with a larger model"""
     seed: int = 0
 
 
@@ -66,7 +59,6 @@ def main(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SFTConfig | None = N
     """Fine-tune `model` in place on the world's demonstrations; returns the metrics log."""
     cfg = cfg or SFTConfig()
     device = next(model.parameters()).device
-    examples = sft_examples(world, tok, cfg.n_examples, cfg.seed, model.config.block_size,
-                            flaw_rate=cfg.critique_flaw_rate)
+    examples = sft_examples(world, tok, cfg.n_examples, cfg.seed, model.config.block_size)
     batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
     return run_loop(model, batches, batch_loss, cfg.loop, desc="sft")

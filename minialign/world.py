@@ -424,6 +424,7 @@ class MiniWorld:
         prompt = self.sample_prompt(rng, split)
         if flaw_rate is None:
             style = rng.choice(self.STYLES[prompt.kind])
+            response = self.respond(prompt, style, rng)
             principle = self.principle_for(prompt, rng)
         else:
             principle = self.principle_for(prompt, rng)
@@ -432,7 +433,7 @@ class MiniWorld:
                 style = flaw
             else:
                 style = rng.choice(self.STYLES[prompt.kind])
-        response = self.respond(prompt, style, rng)
+            response = self.respond(prompt, style, rng)
         critique_request, revision_request = PRINCIPLES[principle]
         return [
             ("user", prompt.text), ("assistant", response),
