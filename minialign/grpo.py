@@ -239,9 +239,9 @@ class GRPOConfig:
     """GRPO hyperparameters: DeepSeekMath's values in the docstrings where the tiny model
     uses others (its answers are ~6 tokens long and its batches a hundred completions)."""
 
-    iterations: int = 20
+    iterations: int = 40
     """rollout -> update cycles"""
-    prompts_per_iteration: int = 16
+    prompts_per_iteration: int = 32
     """arithmetic prompts per rollout"""
     group_size: int = 8
     """G, completions per prompt (DeepSeekMath: 64)"""
