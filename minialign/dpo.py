@@ -236,8 +236,11 @@ class DPOConfig:
     """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
     batch_size: int = 32
     """pairs per step (each step runs the policy on 2 * batch_size sequences)"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=2e-4, warmup_steps=5, weight_decay=0.0))
-    """the paper fine-tunes at lr 1e-6 (large models); a 1M-parameter policy needs a larger step"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=120, lr=2e-4, warmup_steps=5, weight_decay=0.0))
+    """the paper fine-tunes at lr 1e-6 (large models); a 1M-parameter policy needs a larger step.
+    120 steps is about two passes over the 2000 pairs: against 60 steps (one pass) it raises the
+    oracle reward on all three seeds measured (mean +0.62 -> +0.75) and the wins of decided
+    (64% -> 69%); 240 steps on 6000 pairs gains nothing more"""
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
     nll_weight: float = 1.0

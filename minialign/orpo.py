@@ -138,9 +138,10 @@ class ORPOConfig:
     """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
     batch_size: int = 32
     """pairs per step"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=60, lr=3e-4, warmup_steps=5, weight_decay=0.0))
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=120, lr=3e-4, warmup_steps=5, weight_decay=0.0))
     """ORPO here starts from the SFT model (the paper starts from the base model: its NLL term
-    is the SFT), so the run is short, like DPO's"""
+    is the SFT), so the run is short, like DPO's: about two passes over the pairs (against one
+    pass, the oracle reward rises on all three seeds measured, mean +0.65 -> +0.82)"""
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
     seed: int = 0
