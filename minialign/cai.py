@@ -708,8 +708,58 @@ def judge_agreement_report(model: GPT, tok: Tokenizer, world: MiniWorld, n: int 
 
 
 @dataclass
+class JudgeConfig:
+    """The feedback model: the SFT model with more practice at judging.
+
+    The SFT mix holds about a thousand judge demonstrations among its other examples, and the SFT
+    model judges held-out pairs little better than a coin (about 58% agreement with the oracle on
+    the cpu preset). Bai et al. (2022) and Lee et al. (2023) label with a far larger model than the
+    one they train; here the same small model practises on many more world-generated judge prompts
+    ("... Which response is more helpful?" -> "The answer is A."), labelled by the oracle on
+    train-split prompts only, so the held-out pairs it is measured on stay unseen."""
+
+    n_demos: int = 8000
+    """judge demonstrations (both criteria, every prompt kind)"""
+    batch_size: int = 32
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=250, lr=3e-4, warmup_steps=5, weight_decay=0.0))
+    """about one pass over the demonstrations"""
+    seed: int = 0
+    """seeds the demonstrations and the batch order"""
+
+
+def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
+    """n judge demonstrations as SFT examples (ids, prompt_len): the loss is on 'The answer is X.' only."""
+    from .data import judge_demo
+
+    rng = random.Random(seed)
+    out: list[tuple[list[int], int]] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 20 * n + 100:
+            raise ValueError(f"could not draw {n} judge demonstrations that fit block_size={block_size}")
+        demo = judge_demo(world, rng)
+        if demo is None:
+            continue  # too close to call
+        ids, prompt_len = tok.encode_chat(demo[0], demo[1])
+        if len(ids) <= block_size:
+            out.append((ids, prompt_len))
+    return out
+
+
+def train_judge(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: JudgeConfig | None = None) -> MetricsLog:
+    """Fine-tune `model` in place on judge demonstrations (the SFT loss); returns the metrics log."""
+    cfg = cfg or JudgeConfig()
+    device = next(model.parameters()).device
+    examples = judge_examples(world, tok, cfg.n_demos, cfg.seed, model.config.block_size)
+    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
+    return run_loop(model, batches, sft.batch_loss, cfg.loop, desc="judge")
+
+
+@dataclass
 class RLAIFConfig:
-    """RLAIF-DPO: the same pairs and DPO loop as oracle-label DPO, labelled by the SFT model as judge."""
+    """RLAIF-DPO: the same pairs and DPO loop as oracle-label DPO, labelled by the feedback model
+    (stage 'judge') instead of the oracle."""
 
     question: str = "helpful"
     """key of world.JUDGE_QUESTIONS the judge answers (the oracle's preference is its total score)"""
@@ -745,11 +795,18 @@ def build_sl_cai(stages) -> tuple[GPT, MetricsLog]:
     return model, log
 
 
+def build_judge(stages) -> tuple[GPT, MetricsLog]:
+    """Stage 'judge': the feedback model, the SFT model fine-tuned on judge demonstrations."""
+    model = stages.fresh_copy("sft")
+    log = train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
+    return model, log
+
+
 def build_rlaif_dpo(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'rlaif_dpo': DPO from SFT on pairs labelled by the SFT model as judge."""
-    # as in stage 'dpo', the reference is a separate copy; the judge is the cached SFT model itself
+    """Stage 'rlaif_dpo': DPO from SFT on pairs labelled by the feedback model (stage 'judge')."""
+    # as in stage 'dpo', the reference is a separate copy of the SFT model
     policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
-    log, labels = train_rlaif_dpo(policy, ref, stages.get("sft"), stages.tokenizer, stages.world,
+    log, labels = train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
                                   stages.config_of("rlaif_dpo"))
     log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
             ai_pairs=len(labels.pairs))

@@ -70,16 +70,19 @@ def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
     return out
 
 
-def rlaif_diagnostics(stages: Stages) -> dict[str, float]:
-    """Agreement of the SFT model, as judge, with the oracle on held-out pairs (both orders)."""
-    report = cai.judge_agreement_report(stages.get("sft"), stages.tokenizer, stages.world)
-    out = {"judge agreement with the oracle (held-out pairs)": report["all"]}
+def judge_diagnostics(stages: Stages) -> dict[str, float]:
+    """Agreement with the oracle on held-out pairs (both orders) of the SFT model as judge and of
+    the feedback model (stage 'judge', which labels RLAIF-DPO's pairs), per prompt kind."""
+    sft_report = cai.judge_agreement_report(stages.get("sft"), stages.tokenizer, stages.world)
+    report = cai.judge_agreement_report(stages.get("judge"), stages.tokenizer, stages.world)
+    out = {"sft as judge, agreement with the oracle (held-out pairs)": sft_report["all"],
+           "judge agreement with the oracle (held-out pairs)": report["all"]}
     out.update({f"judge agreement on {k} pairs": v for k, v in report.items() if k not in ("all", "too_long")})
     return out
 
 
 DIAGNOSTICS: dict[str, Callable[[Stages], dict[str, float]]] = {
     "reward": reward_diagnostics, "ppo": ppo_diagnostics, "grpo": grpo_diagnostics,
-    "sl_cai": sl_cai_diagnostics, "rlaif_dpo": rlaif_diagnostics,
+    "sl_cai": sl_cai_diagnostics, "judge": judge_diagnostics,
 }
 """stage -> fn(stages) -> {name: number}"""

@@ -24,7 +24,7 @@ from . import __version__, evaluate, plots, rollout
 from .stages import BUILDERS, Stages
 from .train import MetricsLog, atomic_write_text
 
-STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
+STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "sl_cai", "judge", "rlaif_dpo")
 """every stage, in an order that trains each one after what it needs"""
 POLICIES = ("base", "sft", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
 """stages that are chat models (the reward model is not) and get a row in the table"""

@@ -54,7 +54,7 @@ def _cpu() -> Preset:
         GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
         {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
          "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
-         "sl_cai": cai.SLCAIConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig()),
+         "sl_cai": cai.SLCAIConfig(), "judge": cai.JudgeConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig()),
          "ppo": ppo.PPOConfig(), "grpo": grpo.GRPOConfig()},
     )
 
@@ -74,6 +74,7 @@ def _tiny() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
+            "judge": cai.JudgeConfig(n_demos=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
             "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
@@ -97,6 +98,7 @@ def _gpu() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
+            "judge": cai.JudgeConfig(n_demos=32000, batch_size=64, loop=LoopConfig(steps=500, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
             "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
             # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
@@ -294,11 +296,11 @@ def _build_orpo(stages: Stages):
 
 BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
     "base": _build_base, "sft": _build_sft, "reward": _build_reward, "dpo": _build_dpo, "orpo": _build_orpo,
-    "sl_cai": cai.build_sl_cai, "rlaif_dpo": cai.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
+    "sl_cai": cai.build_sl_cai, "judge": cai.build_judge, "rlaif_dpo": cai.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
 }
 REQUIRES: dict[str, tuple[str, ...]] = {
     "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
-    "sl_cai": ("sft",), "rlaif_dpo": ("sft",), "ppo": ("sft", "reward"), "grpo": ("sft",),
+    "sl_cai": ("sft",), "judge": ("sft",), "rlaif_dpo": ("sft", "judge"), "ppo": ("sft", "reward"), "grpo": ("sft",),
 }
 FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {
     "reward": lambda stages: reward.RewardModel(GPT(stages.model_config)),

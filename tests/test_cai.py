@@ -390,3 +390,43 @@ def test_model_generate_keeps_every_reply_in_order(tok, tiny_model):
     gen = cai.model_generate(tiny_model, tok, max_new_tokens=4)
     seen = [gen([c])[0] for c in convs]
     assert gen(convs) == seen  # greedy: each reply is the one the conversation gets alone
+
+
+def test_judge_examples_teach_only_the_verdict(tok, world):
+    examples = cai.judge_examples(world, tok, n=20, seed=0, block_size=128)
+    assert len(examples) == 20
+    for ids, prompt_len in examples:
+        assert len(ids) <= 128
+        # the loss covers the assistant's verdict only: everything before it is the judge prompt
+        verdict = tok.decode(ids[prompt_len:]).replace("<|end|>", "").strip()
+        assert verdict in ("The answer is A.", "The answer is B."), verdict
+        assert "Which response is more" in tok.decode(ids[:prompt_len])
+    # both letters occur: the oracle's better response is shown first about half the time
+    verdicts = {tok.decode(ids[plen:]) for ids, plen in cai.judge_examples(world, tok, n=60, seed=1, block_size=128)}
+    assert len({v.strip()[:13] for v in verdicts}) == 1 and len(verdicts) >= 2
+
+
+def test_judge_examples_that_cannot_fit_raise_clearly(tok, world):
+    with pytest.raises(ValueError, match="block_size=4"):
+        cai.judge_examples(world, tok, n=2, seed=0, block_size=4)
+
+
+def test_train_judge_moves_the_model_towards_the_verdicts(tok, world, tiny_model):
+    import copy
+
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    judge = copy.deepcopy(tiny_model)
+    cfg = cai.JudgeConfig(n_demos=64, batch_size=8, loop=LoopConfig(steps=8, lr=3e-3, warmup_steps=0))
+    log = cai.train_judge(judge, tok, world, cfg)
+    losses = log.series("loss")[1]
+    assert len(losses) >= 2 and losses[-1] < losses[0]
+    # the copy learned; the model it was copied from is untouched
+    assert any(not torch.equal(a, b) for a, b in zip(judge.parameters(), tiny_model.parameters()))
+    assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
+
+
+def test_rlaif_stage_labels_with_the_judge_stage():
+    from minialign.stages import BUILDERS, REQUIRES
+
+    assert "judge" in REQUIRES["rlaif_dpo"] and REQUIRES["judge"] == ("sft",)
+    assert BUILDERS["judge"] is cai.build_judge

@@ -21,7 +21,8 @@ EXPECTED = {
     "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy"],
     "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
                "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
-    "rlaif_dpo": ["judge agreement with the oracle (held-out pairs)"],
+    "judge": ["sft as judge, agreement with the oracle (held-out pairs)",
+              "judge agreement with the oracle (held-out pairs)"],
 }
 
 
