@@ -230,7 +230,7 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # ## 3. Training ORPO on MiniWorld
 #
-# `stages.get("orpo")` runs `orpo.train_orpo` on the same 3,000 MiniWorld pairs that DPO uses,
+# `stages.get("orpo")` runs `orpo.train_orpo` on the same 2,000 MiniWorld pairs that DPO uses,
 # starting from the SFT model. (The paper starts from the *base* model: its NLL term is the SFT;
 # ours begins with SFT done, so the run is short, like DPO's.)
 
@@ -241,7 +241,7 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # ## 3. 在 MiniWorld 上训练 ORPO
 #
-# `stages.get("orpo")` 会运行 `orpo.train_orpo`，用的是与 DPO 相同的 3,000 个 MiniWorld 偏好对，从监督微调模型出发。
+# `stages.get("orpo")` 会运行 `orpo.train_orpo`，用的是与 DPO 相同的 2,000 个 MiniWorld 偏好对，从监督微调模型出发。
 # （论文从*基座模型*（base model）出发，它的负对数似然项就是监督微调；我们这里监督微调已经做完，所以训练很短，和 DPO 一样。）
 
 # %%
@@ -451,7 +451,8 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 from minialign.preferences import make_pairs
 
-pairs = make_pairs(world, 3000, seed=0, split="train", label_temperature=0.3)  # the pairs DPO and ORPO train on
+cfg = stages.config_of("orpo")
+pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)  # the pairs DPO and ORPO train on
 for kind in ("factual", "arithmetic", "harmful", "benign", "advice"):
     of_kind = [p for p in pairs if p.kind == kind]
     print(f"{kind:<10} {len(of_kind):>5} pairs, flipped {sum(p.flipped for p in of_kind) / len(of_kind):6.1%}")

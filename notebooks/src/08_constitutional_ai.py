@@ -23,8 +23,8 @@
 # - red-team a model per harm category, reading harmful compliance and over-refusal together.
 #
 # **Time.** The two stages train the first time: SL-CAI in one to two minutes (most of it the
-# model writing critiques and revisions), RLAIF-DPO in about a minute (the judge labels 3,000 pairs,
-# then DPO). Later runs load them. The red team and the evaluation take about a minute.
+# model writing critiques and revisions), the feedback model in about a minute, RLAIF-DPO in about
+# a minute (the judge labels 2,000 pairs, then DPO). Later runs load them. The red team and the evaluation take about a minute.
 
 # %% [markdown] zh
 # # 第 8 课 · 宪法式 AI 与 RLAIF：模型批评、修订并评判自己
@@ -44,7 +44,7 @@
 # - 按危害类别对模型做红队测试，把有害顺从（harmful compliance）和过度拒答放在一起看。
 #
 # **耗时**　两个阶段第一次运行时需要训练：SL-CAI 约一到两分钟（大部分时间花在模型写批评和修订上），
-# RLAIF-DPO 约一分钟（评审先给 3,000 个偏好对打标签，再训练 DPO）。之后都从缓存加载。红队测试和评估约需一分钟。
+# 反馈模型（feedback model）约一分钟，RLAIF-DPO 约一分钟（评审先给 2,000 个偏好对打标签，再训练 DPO）。之后都从缓存加载。红队测试和评估约需一分钟。
 
 # %%
 import random
@@ -224,21 +224,51 @@ plt.show()
 # cannot tell, and the histogram shows how many pairs that is. Check the per-kind agreement before
 # letting the judge label a kind of prompt.
 #
-# ## 4. RLAIF: DPO on the judge's labels
-#
-# `stages.get("rlaif_dpo")` draws the same 3,000 training pairs as the DPO stage of lesson 5, lets
-# the SFT model relabel each one (chosen = the response the judge prefers, both orders averaged),
-# and trains DPO on those labels with the same loop and settings. The only difference between the
-# two models is who labelled the pairs:
+# The SFT model saw about a thousand judge prompts among its other demonstrations: too few to judge
+# well. Bai et al. and Lee et al. label with a model far larger than the one they train; ours has to
+# get its practice instead. `stages.get("judge")` is the *feedback model*: a copy of the SFT model
+# fine-tuned on 8,000 judge demonstrations (`cai.train_judge`), each a judge prompt on a training
+# prompt with the oracle's verdict, "The answer is A." or "... B.". The held-out pairs above stay
+# unseen. Same measurement, both orders:
 
 # %% [markdown] zh
 # 只用一种顺序，测到的既有评审对回答的偏好，也有它对某个位置的偏好：两种顺序各自的一致率不同，二者之差就是位置偏差。
 # 取两种顺序的平均可以消除偏差，却消除不了“不知道”：软标签靠近 0.5 的地方，评审其实分辨不出来，直方图显示了这样的偏好对有多少。
 # 在让评审给某一类提示打标签之前，先看它在这一类上的一致率。
 #
+# 监督微调模型在它的示范数据里只见过大约一千个评审提示，太少了，当不好评审。Bai 等人和 Lee 等人都用比被训练模型大得多的模型来打标签；
+# 我们的模型只能靠多练习来弥补。`stages.get("judge")` 就是*反馈模型*（feedback model）：把监督微调模型复制一份，
+# 在 8,000 个评审示范上微调（`cai.train_judge`）。每个示范都是针对训练集提示的一个评审提示，配上预言机的裁决 "The answer is A." 或 "... B."。
+# 上面用到的留出偏好对它从未见过。同样的测量，两种顺序都问：
+
+# %%
+# first run: fine-tunes for about a minute on a 2-core CPU; later runs: loads from the cache
+judge_model = stages.get("judge")
+for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.items():
+    report = cai.judge_agreement_report(model, tok, world, n=200, seed=7)
+    per_kind = "  ".join(f"{kind} {report[kind]:.0%}" for kind in ("factual", "arithmetic", "harmful", "benign", "advice"))
+    print(f"{name:<15} all {report['all']:.0%}   {per_kind}")
+
+# %% [markdown] en
+# Practice fixes what is a matter of style: a harmful answer next to a refusal, a hedge next to a
+# boast. It does little for content: to tell a right sum from a wrong one the judge must know the
+# sum, and a fine-tune on verdicts does not teach arithmetic. Facts and sums stay far behind the
+# style kinds, at roughly 50 to 70%.
+#
+# ## 4. RLAIF: DPO on the judge's labels
+#
+# `stages.get("rlaif_dpo")` draws the same 2,000 training pairs as the DPO stage of lesson 5, lets
+# the feedback model relabel each one (chosen = the response the judge prefers, both orders averaged),
+# and trains DPO on those labels with the same loop and settings. The only difference between the
+# two models is who labelled the pairs:
+
+# %% [markdown] zh
+# 练习能纠正属于“风格”的判断：有害的回答对比拒绝，审慎的说法对比夸口。对内容却帮助不大：要分辨一道加减法题的对错，评审自己得会算，
+# 而在裁决上微调并不能教会它算术。事实题和加减法题的一致率仍远远落后于风格类，大约只有五到七成。
+#
 # ## 4. RLAIF：在评审的标签上训练 DPO
 #
-# `stages.get("rlaif_dpo")` 抽取与第 5 课 DPO 阶段完全相同的 3,000 个训练偏好对，让监督微调模型为每一对重新打标签
+# `stages.get("rlaif_dpo")` 抽取与第 5 课 DPO 阶段完全相同的 2,000 个训练偏好对，让反馈模型为每一对重新打标签
 # （优选回答就是评审更偏好的那个，两种顺序取平均），然后用同样的训练循环和设置在这些标签上训练 DPO。两个模型唯一的区别，是谁给偏好对打的标签：
 
 # %%
@@ -247,7 +277,7 @@ rlaif_model = stages.get("rlaif_dpo")
 dpo_model = stages.get("dpo")  # oracle labels, trained in lesson 5
 rlaif_log = stages.metrics("rlaif_dpo")
 ai = {key: rlaif_log.series(key)[1][-1] for key in ("ai_pairs", "ai_label_agreement", "ai_oracle_agreement")}
-print(f"the judge kept {ai['ai_pairs']:.0f} of 3000 pairs; it agrees with the given (noisy) labels on "
+print(f"the judge kept {ai['ai_pairs']:.0f} of {stages.config_of('rlaif_dpo').dpo.n_pairs} pairs; it agrees with the given (noisy) labels on "
       f"{ai['ai_label_agreement']:.0%} and with the oracle's preference on {ai['ai_oracle_agreement']:.0%}")
 
 # %%
@@ -320,8 +350,8 @@ plt.show()
 #   were answered by the SFT model itself, not revised; with `helpful_ratio=0` (revisions only) it
 #   refuses everything, safe requests included.
 # - The judge's labels are worth what its agreement with the oracle is worth: where the judge is
-#   near chance, RLAIF-DPO learns from noise, and it falls behind DPO on oracle labels. The
-#   per-kind agreement says where the AI labels can be trusted.
+#   near chance (facts and sums, even after practice), RLAIF-DPO learns from noise, and it falls
+#   behind DPO on oracle labels there. The per-kind agreement says where the AI labels can be trusted.
 # - One order of the judge is not a measurement: its position bias can be larger than its
 #   preference between the responses.
 
@@ -333,7 +363,7 @@ plt.show()
 # - SL-CAI 在不运行循环的情况下保留了循环降低有害顺从率的大部分效果，因为它是在修订上训练出来的。
 #   它没有继承循环的过度拒答，因为它的安全提示由监督微调模型自己作答，而没有经过修订；
 #   设 `helpful_ratio=0`（只用修订）时，它会拒绝一切，连安全的请求也拒绝。
-# - 评审给出的标签，价值取决于它与预言机的一致率：评审接近随机猜测的地方，RLAIF-DPO 就是在从噪声中学习，于是落后于用预言机标签训练的 DPO。
+# - 评审给出的标签，价值取决于它与预言机的一致率：评审接近随机猜测的地方（事实题和加减法题，练习之后也是如此），RLAIF-DPO 就是在从噪声中学习，于是在这些地方落后于用预言机标签训练的 DPO。
 #   按类别统计的一致率告诉我们，AI 标签在哪些地方可以信任。
 # - 只用一种顺序询问评审，算不上测量：它的位置偏差可能比它对两个回答的偏好还要大。
 
