@@ -458,12 +458,12 @@ for kind in ("factual", "arithmetic", "harmful", "benign", "advice"):
     print(f"{kind:<10} {len(of_kind):>5} pairs, flipped {sum(p.flipped for p in of_kind) / len(of_kind):6.1%}")
 print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs) / len(pairs):6.1%}")
 # %% [output]
-# factual      918 pairs, flipped   4.9%
-# arithmetic   743 pairs, flipped   0.0%
-# harmful      605 pairs, flipped   6.8%
-# benign       358 pairs, flipped   0.0%
-# advice       376 pairs, flipped   0.8%
-# all         3000 pairs, flipped   3.0%
+# factual      601 pairs, flipped   5.2%
+# arithmetic   507 pairs, flipped   0.0%
+# harmful      403 pairs, flipped   6.7%
+# benign       238 pairs, flipped   0.0%
+# advice       251 pairs, flipped   0.4%
+# all         2000 pairs, flipped   2.9%
 
 # %% [markdown] en
 # ## 6. When to use which
