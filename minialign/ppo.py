@@ -348,14 +348,16 @@ class PPOConfig:
     takes larger steps for fewer iterations than a 1B-parameter model would survive."""
 
     iterations: int = 60
-    """rollout -> update cycles (about 2 minutes on a 2-core CPU for the cpu preset)"""
+    """rollout -> update cycles (under a minute on a 2-core CPU for the cpu preset)"""
     batch_size: int = 64
     """prompts per rollout, one response each (InstructGPT: 512)"""
     minibatch_size: int = 32
     """responses per gradient step"""
-    ppo_epochs: int = 4
-    """passes over each rollout (Ziegler et al. 2019: 4); more reuse, more drift from the rollout policy"""
-    lr: float = 5e-5
+    ppo_epochs: int = 2
+    """passes over each rollout (Ziegler et al. 2019: 4); more reuse, more drift from the rollout
+    policy. On the cpu preset 2 epochs at lr 1e-4 match 4 epochs at 5e-5 (3 seeds: mean oracle
+    reward +0.54 vs +0.51, win rate 56% both) in half the update time"""
+    lr: float = 1e-4
     """Adam learning rate (Ziegler et al. 2019: 1.41e-5 for 774M parameters; a tiny model tolerates more)"""
     max_grad_norm: float = 1.0
     """global gradient-norm clip"""

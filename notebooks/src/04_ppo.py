@@ -19,7 +19,7 @@
 # - explain PPO's clipped surrogate, and what the adaptive KL controller does;
 # - show reward hacking, and why the KL term exists.
 #
-# **Time.** The PPO policy trains in under two minutes the first time (from the SFT and reward
+# **Time.** The PPO policy trains in about a minute the first time (from the SFT and reward
 # models of lessons 2 and 3). The reward-hacking experiment at the end runs two short PPO runs the
 # first time, about a minute; later runs read both from the cache. The other cells take seconds.
 
@@ -38,7 +38,7 @@
 # - 解释 PPO 的裁剪（clipping）替代目标，以及自适应 KL 控制器的作用；
 # - 演示奖励投机（reward hacking），并说明 KL 项为什么必不可少。
 #
-# **耗时**　PPO 策略第一次运行时约需两分钟训练（从第 2、3 课的监督微调模型和奖励模型出发）。
+# **耗时**　PPO 策略第一次运行时约需一分钟训练（从第 2、3 课的监督微调模型和奖励模型出发）。
 # 最后的奖励投机实验第一次运行时要跑两次短程 PPO，约一分钟，之后从缓存读取；其余单元格都只需几秒。
 
 # %% [markdown] en
@@ -322,7 +322,7 @@ plt.show()
 stages = Stages("cpu", seed=0)
 tok, world = stages.tokenizer, stages.world
 sft, reward_model = stages.get("sft"), stages.get("reward")  # trained in lessons 2 and 3
-# first run: trains for about two minutes on a 2-core CPU; later runs: loads from the cache
+# first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
 policy = stages.get("ppo")
 print(f"PPO trained in {stages.timings['ppo']:.0f} s")
 plots.plot_rl_curves(stages.metrics("ppo"), {"score": "reward-model score", "oracle": "oracle score",
