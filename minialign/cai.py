@@ -14,7 +14,9 @@ principles, the *constitution*. It has two phases, and both run on the model its
    same loop as `dpo.train_dpo`, fed other labels.
 
 The SFT model can do all this because its demonstrations (`data.sft_examples`) include
-critique -> revision transcripts and judge answers written by the world.
+critique -> revision transcripts and judge answers written by the world. About a thousand judge
+answers among them make a poor judge, so RLAIF labels with a *feedback model*: the SFT model given
+more practice on judge demonstrations (`train_judge`, stage 'judge').
 """
 
 from __future__ import annotations
