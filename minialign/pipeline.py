@@ -89,8 +89,9 @@ def _peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def _eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
-    """The evaluation row of one stage, cached next to its checkpoint."""
+def eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
+    """The evaluation row of one stage against `baseline` (the SFT model's responses to the
+    held-out prompts), cached next to its checkpoint: the pipeline and the demos share it."""
     def compute() -> dict:
         row = evaluate.evaluate(stages.get(name), stages, name, baseline=baseline,
                                 ref_model=None if name == "sft" else ref, seed=stages.seed)
@@ -119,7 +120,7 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
     sft = stages.get("sft")
     prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
-    rows = [_eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
+    rows = [eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
     for row in rows:
         row.train_seconds = stages.timings.get(row.name, math.nan)
     print(f"stage diagnostics (elapsed {time.time() - t_start:.0f}s)", flush=True)

@@ -31,3 +31,23 @@ def test_pipeline_with_a_subset_of_stages_and_an_unknown_one(tmp_path, capsys):
 def test_summary_of_a_folder_without_a_run(tmp_path, capsys):
     assert main(["summary", str(tmp_path)]) == 2
     assert "results.json not found" in capsys.readouterr().err
+
+
+def test_demo_shows_the_pipelines_evaluation_row(tmp_path, capsys):
+    import json
+
+    cache, run = str(tmp_path / "c"), tmp_path / "run"
+    assert main(["pipeline", "--preset", "tiny", "--cache", cache, "--out", str(run), "--stages", "orpo"]) == 0
+    row = next(r for r in json.loads((run / "results.json").read_text())["rows"] if r["name"] == "orpo")
+    capsys.readouterr()
+    assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
+    assert line.split("|")[2].strip() == f"{row['reward']:+.3f}"  # the same row as the pipeline's report
+    # ... because it is the pipeline's cached row: a changed cache file is what the demo shows
+    from pathlib import Path
+
+    cached = next(Path(cache).glob("tiny-seed0/eval-orpo-*.json"))
+    cached.write_text(cached.read_text().replace(json.dumps(row["reward"]), "0.123"))
+    assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
+    assert line.split("|")[2].strip() == "+0.123"
