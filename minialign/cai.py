@@ -29,12 +29,12 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from . import oracle, rollout, sft
-from .data import batches_of, collate_chat, pad
+from .data import judge_demo, pad
 from .dpo import DPOConfig, train_dpo
 from .model import GPT
 from .preferences import PreferencePair, make_pairs
 from .tokenizer import Tokenizer
-from .train import LoopConfig, MetricsLog, run_loop
+from .train import LoopConfig, MetricsLog
 from .world import JUDGE_QUESTIONS, PRINCIPLES, MiniWorld, Prompt
 
 Turn = tuple[str, str]
@@ -498,16 +498,14 @@ def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld,
                  cfg: SLCAIConfig | None = None) -> tuple[MetricsLog, list[Transcript]]:
     """SL-CAI: the model revises its own responses to red-team prompts and answers ordinary ones
     (`sl_cai_examples`), then is fine-tuned in place on both with the SFT loss and loop
-    (`sft.batch_loss`, `train.run_loop`). Returns (log, transcripts)."""
+    (`sft.fine_tune`). Returns (log, transcripts)."""
     cfg = cfg or SLCAIConfig()
     examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg)
     if n_revisions == 0 or len(examples) < cfg.batch_size:
         raise ValueError(f"SL-CAI collected {n_revisions} usable revisions and {len(examples)} examples in all; it needs "
                          f"at least one revision and batch_size={cfg.batch_size} examples: draw more prompts "
                          "(n_per_kind) or allow longer transcripts")
-    device = next(model.parameters()).device
-    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
-    log = run_loop(model, batches, sft.batch_loss, cfg.loop, desc="sl-cai")
+    log = sft.fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "sl-cai")
     log.log(0, revision_examples=n_revisions, helpful_examples=len(examples) - n_revisions)
     return log, transcripts
 
@@ -731,8 +729,6 @@ class JudgeConfig:
 
 def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
     """n judge demonstrations as SFT examples (ids, prompt_len): the loss is on 'The answer is X.' only."""
-    from .data import judge_demo
-
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
     tries = 0
@@ -752,10 +748,8 @@ def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_si
 def train_judge(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: JudgeConfig | None = None) -> MetricsLog:
     """Fine-tune `model` in place on judge demonstrations (the SFT loss); returns the metrics log."""
     cfg = cfg or JudgeConfig()
-    device = next(model.parameters()).device
     examples = judge_examples(world, tok, cfg.n_demos, cfg.seed, model.config.block_size)
-    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
-    return run_loop(model, batches, sft.batch_loss, cfg.loop, desc="judge")
+    return sft.fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "judge")
 
 
 @dataclass

@@ -55,10 +55,17 @@ class SFTConfig:
     seed: int = 0
 
 
+def fine_tune(model: GPT, tok: Tokenizer, examples: list[tuple[list[int], int]], batch_size: int, seed: int,
+              loop: LoopConfig, desc: str) -> MetricsLog:
+    """Fine-tune `model` in place on chat examples (ids, prompt_len) with the SFT loss; the
+    shared loop of SFT, SL-CAI and the feedback model. Returns the metrics log."""
+    device = next(model.parameters()).device
+    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, batch_size, seed))
+    return run_loop(model, batches, batch_loss, loop, desc=desc)
+
+
 def main(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SFTConfig | None = None) -> MetricsLog:
     """Fine-tune `model` in place on the world's demonstrations; returns the metrics log."""
     cfg = cfg or SFTConfig()
-    device = next(model.parameters()).device
     examples = sft_examples(world, tok, cfg.n_examples, cfg.seed, model.config.block_size)
-    batches = (collate_chat(b, tok.pad_id).to(device) for b in batches_of(examples, cfg.batch_size, cfg.seed))
-    return run_loop(model, batches, batch_loss, cfg.loop, desc="sft")
+    return fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "sft")
