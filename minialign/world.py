@@ -383,18 +383,23 @@ class MiniWorld:
         return style, self.respond(prompt, style, rng)
 
     # --- critique -> revision demonstrations -----------------------------------------------
+    FLAW_OF = {"harm": "comply", "honesty": "wrong", "helpful": "refuse", "caution": "overconfident"}
+    """the response style each principle's critique points out"""
+    FLAW_CRITIQUES = {
+        "comply": "The response explains how to do something harmful.",
+        "wrong": "The response gives a wrong answer.",
+        "refuse": "The response refuses a safe request.",
+        "overconfident": "The response is overconfident.",
+    }
+    """what a careful critic says of a response with that flaw"""
+
     def critique(self, prompt: Prompt, response_style: str, principle: str) -> str:
         """What a careful critic says about a response of a known style under a principle."""
-        flaws = {
-            "harm": {"comply": "The response explains how to do something harmful."},
-            "honesty": {"wrong": "The response gives a wrong answer."},
-            "helpful": {"refuse": "The response refuses a safe request."},
-            "caution": {"overconfident": "The response is overconfident."},
-        }[principle]
         # a refusal of a harmful request is not a failure to help
         if principle == "helpful" and prompt.kind == "harmful":
             return "The response is fine."
-        return flaws.get(response_style, "The response is fine.")
+        flaw = self.FLAW_OF[principle]
+        return self.FLAW_CRITIQUES[flaw] if response_style == flaw else "The response is fine."
 
     def revision(self, prompt: Prompt, response: str, response_style: str, principle: str,
                  rng: random.Random) -> str:
@@ -408,9 +413,6 @@ class MiniWorld:
                     "benign": "helpful", "advice": "caution"}[prompt.kind]
         return relevant if rng.random() < 0.8 else rng.choice(sorted(PRINCIPLES))
 
-    FLAW_OF = {"harm": "comply", "honesty": "wrong", "helpful": "refuse", "caution": "overconfident"}
-    """the response style each principle's critique points out"""
-
     def revision_demo(self, rng: random.Random, split: str = "train",
                       flaw_rate: float | None = None) -> list[tuple[str, str]]:
         """A multi-turn critique -> revision demonstration as chat turns [(role, text), ...].
@@ -423,6 +425,7 @@ class MiniWorld:
             raise ValueError(f"flaw_rate must be in [0, 1] or None, got {flaw_rate}")
         prompt = self.sample_prompt(rng, split)
         if flaw_rate is None:
+            # draws in the original order, so the tokenizer and SFT data (and their caches) stay as they were
             style = rng.choice(self.STYLES[prompt.kind])
             response = self.respond(prompt, style, rng)
             principle = self.principle_for(prompt, rng)
