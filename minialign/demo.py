@@ -99,14 +99,12 @@ def demo_policy(stage: str):
         from . import evaluate, pipeline
 
         t0 = time.time()
-        sft = stages.get("sft")
+        stages.get("sft")
         stages.get(stage)
         print(f"{stage} ready in {time.time() - t0:.1f}s (trained in {stages.timings.get(stage, 0):.0f}s)\n")
         print(side_by_side(stages, "sft", stage))
         # the pipeline's evaluation rows, read from the cache where a pipeline or demo made them
-        prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
-        baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
-        rows = [pipeline.eval_row(stages, n, baseline, sft) for n in ("sft", stage)]
+        rows = [pipeline.eval_row(stages, n) for n in ("sft", stage)]
         for row in rows:
             row.train_seconds = stages.timings.get(row.name, float("nan"))
         print(evaluate.format_table(rows))

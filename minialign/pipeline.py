@@ -89,12 +89,22 @@ def _peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def eval_row(stages: Stages, name: str, baseline: list[str], ref) -> evaluate.EvalRow:
-    """The evaluation row of one stage against `baseline` (the SFT model's responses to the
-    held-out prompts), cached next to its checkpoint: the pipeline and the demos share it."""
+def sft_baseline(stages: Stages) -> list[str]:
+    """The SFT model's sampled responses to the held-out prompts: what every win rate is measured
+    against. Cached with the stages, so a run whose rows are all cached samples nothing."""
+    def compute() -> list[str]:
+        prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+        return evaluate.sample_responses(stages.get("sft"), stages.tokenizer, prompts, seed=stages.seed).responses
+
+    return stages.cached_result("baseline-sft", {"sft": stages.identity("sft"), "v": 1}, compute)
+
+
+def eval_row(stages: Stages, name: str) -> evaluate.EvalRow:
+    """The evaluation row of one stage against the SFT model's responses (`sft_baseline`), with KL
+    to the SFT model, cached next to its checkpoint: the pipeline and the demos share it."""
     def compute() -> dict:
-        row = evaluate.evaluate(stages.get(name), stages, name, baseline=baseline,
-                                ref_model=None if name == "sft" else ref, seed=stages.seed)
+        row = evaluate.evaluate(stages.get(name), stages, name, baseline=sft_baseline(stages),
+                                ref_model=None if name == "sft" else stages.get("sft"), seed=stages.seed)
         if name == "sft":
             row.kl = 0.0
         return row.as_dict()
@@ -117,10 +127,7 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
         status[name] = text["cached"] if cached else text["trained"]
 
     print(f"evaluating (elapsed {time.time() - t_start:.0f}s)", flush=True)
-    sft = stages.get("sft")
-    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
-    baseline = evaluate.sample_responses(sft, stages.tokenizer, prompts, seed=stages.seed).responses
-    rows = [eval_row(stages, n, baseline, sft) for n in names if n in POLICIES]
+    rows = [eval_row(stages, n) for n in names if n in POLICIES]
     for row in rows:
         row.train_seconds = stages.timings.get(row.name, math.nan)
     print(f"stage diagnostics (elapsed {time.time() - t_start:.0f}s)", flush=True)

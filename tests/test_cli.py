@@ -33,13 +33,20 @@ def test_summary_of_a_folder_without_a_run(tmp_path, capsys):
     assert "results.json not found" in capsys.readouterr().err
 
 
-def test_demo_shows_the_pipelines_evaluation_row(tmp_path, capsys):
+def test_demo_shows_the_pipelines_evaluation_row(tmp_path, capsys, monkeypatch):
     import json
+
+    from minialign import evaluate
 
     cache, run = str(tmp_path / "c"), tmp_path / "run"
     assert main(["pipeline", "--preset", "tiny", "--cache", cache, "--out", str(run), "--stages", "orpo"]) == 0
     row = next(r for r in json.loads((run / "results.json").read_text())["rows"] if r["name"] == "orpo")
     capsys.readouterr()
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("the rows and the SFT baseline are cached: nothing should be sampled for the table")
+
+    monkeypatch.setattr(evaluate, "sample_responses", no_sampling)
     assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
     assert line.split("|")[2].strip() == f"{row['reward']:+.3f}"  # the same row as the pipeline's report
