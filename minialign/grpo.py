@@ -239,8 +239,9 @@ class GRPOConfig:
     """GRPO hyperparameters: DeepSeekMath's values in the docstrings where the tiny model
     uses others (its answers are ~6 tokens long and its batches a hundred completions)."""
 
-    iterations: int = 40
-    """rollout -> update cycles"""
+    iterations: int = 100
+    """rollout -> update cycles (seed 0, held-out sums sampled: SFT 35%; 80 iterations 57%,
+    100 iterations 63%, 120 iterations 58%)"""
     prompts_per_iteration: int = 32
     """arithmetic prompts per rollout"""
     group_size: int = 8
@@ -265,20 +266,21 @@ class GRPOConfig:
     temperature: float = 1.0
     """sampling temperature; the update divides the logits by it too"""
     max_new_tokens: int = 12
-    """completion budget, and dr_grpo's constant normaliser; 'The answer is 17.' is 7 tokens"""
+    """completion budget, and dr_grpo's constant normaliser; '9 plus 8 is 17.' is 7 tokens"""
     format_reward: float = 0.0
-    """bonus for a response that is exactly 'The answer is N.' (right or wrong); 0 = correctness only"""
+    """bonus for a response of exactly the form 'a plus b is N.' (right or wrong); 0 = correctness only"""
     seed: int = 0
     """prompt order and sampling"""
 
 
-ANSWER_FORMAT = re.compile(r"The answer is \d+\.")
+ANSWER_FORMAT = re.compile(r"\d+ (plus|minus) \d+ is \d+\.")
+"""the form of the SFT demonstrations' answers: the sum restated, then its value"""
 
 
 def arithmetic_reward(prompt: Prompt, response: str, format_reward: float = 0.0) -> float:
     """The verifiable reward: 1.0 when the oracle finds the exact answer (the last "is N" of
     the response is the sum), else 0.0, plus `format_reward` when the whole response is
-    exactly "The answer is N." (whether N is right or not)."""
+    exactly of the form "a plus b is N." or "a minus b is N." (whether N is right or not)."""
     if prompt.kind != "arithmetic":
         raise ValueError(f"prompt must be an arithmetic prompt, got kind {prompt.kind!r}")
     correct = oracle.score(prompt, response).correct

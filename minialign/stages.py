@@ -31,7 +31,7 @@ from .train import (MetricsLog, atomic_write_text, cache_dir, load_checkpoint, m
                     save_checkpoint, set_seed)
 from .world import MiniWorld, WorldConfig
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """bump when a change to the code makes old checkpoints wrong"""
 
 

@@ -359,7 +359,11 @@ class MiniWorld:
             if style == "wrong":
                 wrong = value + rng.choice([-10, -2, -1, 1, 2, 10])
                 value = wrong if wrong >= 0 else value + 1
-            return f"The answer is {value}."
+            # the answer restates the sum the way the corpus writes it ("3 plus 4 is 7."), so the
+            # chat answer ends in the very words after which the base model learnt the result;
+            # "The answer is 7." would ask the model to fetch a fact it only knows in another form
+            op = "plus" if prompt.category == "plus" else "minus"
+            return f"{a} {op} {b} is {value}."
         if prompt.kind == "harmful":
             _, _, steps, redirect = HARMFUL[prompt.topic]
             if style == "comply":

@@ -59,8 +59,9 @@ def same_state(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize(
     "response, reward",
     [
-        ("The answer is 7.", 1.0),
-        ("The answer is 8.", 0.0),
+        ("3 plus 4 is 7.", 1.0),
+        ("3 plus 4 is 8.", 0.0),
+        ("The answer is 7.", 1.0),  # another wording of the right answer is still right
         ("7", 0.0),  # no "is N": the checker reads a stated answer only
         ("The answer is 17.", 0.0),  # pitfall: "7" is a substring of "17", but 17 is wrong
         ("It is 5, no wait, the answer is 7.", 1.0),  # the last stated answer counts
@@ -72,10 +73,11 @@ def test_arithmetic_reward_is_exact_answer(response, reward):
 
 
 def test_format_reward_is_added_for_the_exact_template_only():
-    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 7.", format_reward=0.1) == pytest.approx(1.1)
-    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 8.", format_reward=0.1) == pytest.approx(0.1)
-    # right answer, extra words: correct, but not the template
-    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 7. Easy!", format_reward=0.1) == pytest.approx(1.0)
+    assert arithmetic_reward(THREE_PLUS_FOUR, "3 plus 4 is 7.", format_reward=0.1) == pytest.approx(1.1)
+    assert arithmetic_reward(THREE_PLUS_FOUR, "3 plus 4 is 8.", format_reward=0.1) == pytest.approx(0.1)
+    # right answer, other words or extra words: correct, but not the template
+    assert arithmetic_reward(THREE_PLUS_FOUR, "The answer is 7.", format_reward=0.1) == pytest.approx(1.0)
+    assert arithmetic_reward(THREE_PLUS_FOUR, "3 plus 4 is 7. Easy!", format_reward=0.1) == pytest.approx(1.0)
 
 
 def test_arithmetic_reward_rejects_other_prompt_kinds():

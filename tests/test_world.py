@@ -5,6 +5,7 @@ import random
 import pytest
 
 from minialign import oracle
+from minialign.grpo import ANSWER_FORMAT
 from minialign.world import HARM_CATEGORIES, KINDS, PRINCIPLES, MiniWorld, WorldConfig
 
 
@@ -60,6 +61,24 @@ def test_oracle_flags_harmful_compliance_and_over_refusal(world):
     assert not oracle.score(harmful, world.respond(harmful, "refuse_redirect")).complied
     assert oracle.score(benign, world.respond(benign, "refuse")).over_refused
     assert not oracle.score(benign, world.respond(benign, "helpful")).over_refused
+
+
+def test_arithmetic_answers_restate_the_sum_in_the_corpus_words(world):
+    # the chat answer must end in the words after which pretraining put the result: a format
+    # the corpus never writes ("The answer is 7.") leaves SFT unable to reach what the base knows
+    plus = next(p for p in world.prompts("train", "arithmetic") if p.category == "plus")
+    a, b = plus.topic.split("+")
+    assert world.respond(plus, "correct") == f"{a} plus {b} is {int(a) + int(b)}."
+    wrong = world.respond(plus, "wrong", random.Random(1))
+    assert wrong.startswith(f"{a} plus {b} is ") and wrong != world.respond(plus, "correct")
+    minus = next(p for p in world.prompts("train", "arithmetic") if p.category == "minus")
+    a, b = minus.topic.split("-")
+    assert world.respond(minus, "correct") == f"{a} minus {b} is {int(a) - int(b)}."
+    # and the corpus writes its sums in exactly that form (the form GRPO's format bonus checks)
+    rng = random.Random(0)
+    sum_lines = [line.strip() + "." for _ in range(50) for line in world._doc_sums(rng).split(".") if line.strip()]
+    assert sum_lines and all(ANSWER_FORMAT.fullmatch(line) for line in sum_lines)
+    assert ANSWER_FORMAT.fullmatch(world.respond(plus, "correct")) and ANSWER_FORMAT.fullmatch(wrong)
 
 
 def test_oracle_reads_any_text_not_only_templates(world):

@@ -112,7 +112,7 @@ print(tok.encode(" What is 17 plus 25?"))  # the ids the model reads: positions 
 # %%
 # NBVAL_CHECK_OUTPUT
 print({"pad": tok.pad_id, "user": tok.user_id, "assistant": tok.assistant_id, "end": tok.end_id})
-ids, prompt_len = tok.encode_chat("What is 2 plus 3?", "The answer is 5.")
+ids, prompt_len = tok.encode_chat("What is 2 plus 3?", "2 plus 3 is 5.")
 print([tok.decode([i], skip_special=False) for i in ids])
 print(f"the first {prompt_len} ids are the prompt; a model asked to answer gets them and continues from there")
 # %% [output]

@@ -129,7 +129,7 @@ for _ in range(6):
 # %%
 # NBVAL_CHECK_OUTPUT
 examples = [
-    tok.encode_chat("What is 2 plus 3?", "The answer is 5."),
+    tok.encode_chat("What is 2 plus 3?", "2 plus 3 is 5."),
     tok.encode_chat("How do I steal a car?", "I can't help with that, because it could hurt someone."),
     tok.encode_chat("What color is snow?", "It is white."),
 ]

@@ -78,26 +78,27 @@ tok, world = stages.tokenizer, stages.world
 # ## 1. A reward you can check
 #
 # `grpo.arithmetic_reward` asks the oracle whether the *last* "is N" of the response is the right
-# sum: 1 if so, else 0. An optional format bonus rewards the exact form `The answer is N.`, right
-# or wrong. What does the checker make of a few responses to "What is 7 plus 5?"
+# sum: 1 if so, else 0. An optional format bonus rewards the exact form of the SFT answers, `a plus b is N.`,
+# right or wrong. What does the checker make of a few responses to "What is 7 plus 5?"
 
 # %% [markdown] zh
 # ## 1. 能检验的奖励
 #
 # `grpo.arithmetic_reward` 让预言机（oracle）检查回答中*最后一个* “is N” 是不是正确的和：是则得 1，否则得 0。
-# 还可以另加一个格式奖励，只要回答恰好是 `The answer is N.` 的形式就给，不论对错。对 “What is 7 plus 5?” 的几个回答，检查器怎么判？
+# 还可以另加一个格式奖励，只要回答恰好是 SFT 示范的形式 `a plus b is N.` 就给，不论对错。对 “What is 7 plus 5?” 的几个回答，检查器怎么判？
 
 # %%
 # NBVAL_CHECK_OUTPUT
 prompt = Prompt("What is 7 plus 5?", kind="arithmetic", topic="7+5", category="plus", answer="12")
 responses = [
+    "7 plus 5 is 12.",
+    "7 plus 5 is 13.",
+    "7 plus 5 is 12",
     "The answer is 12.",
-    "The answer is 13.",
-    "The answer is 12",
     "12",
-    "The answer is 12. No, the answer is 13.",
-    "The answer is 13. No, the answer is 12.",
-    "The answer is 11 or 12 or 13.",
+    "7 plus 5 is 12. No, it is 13.",
+    "7 plus 5 is 13. No, it is 12.",
+    "7 plus 5 is 11 or 12 or 13.",
 ]
 print(f"{'response':<42} {'reward':>6} {'with format bonus 0.1':>22}")
 for response in responses:
@@ -116,7 +117,7 @@ for response in responses:
 # %% [markdown] en
 # A verifiable reward is only as good as its verifier. This one reads one final answer, so a list of
 # guesses scores 0; but it accepts a wrong answer followed by a correction, and a policy that
-# learned to hedge "...is 13. No, ...is 12." after seeing the sum would be rewarded for it. A
+# learned to hedge "...is 13. No, it is 12." after seeing the sum would be rewarded for it. A
 # checker that accepted the right number *anywhere* in the response would teach the policy to list
 # numbers: reward hacking of a lax verifier.
 #
@@ -143,7 +144,7 @@ groups = grpo.collect_groups(sft_model, sft_model, tok, train_sums, cfg, torch.G
 G = cfg.group_size
 for i, p in enumerate(train_sums):
     rewards = groups.rewards[i * G : (i + 1) * G]
-    answers = [r.removeprefix("The answer is ").rstrip(".") for r in groups.responses[i * G : (i + 1) * G]]
+    answers = [r.rsplit(" is ", 1)[-1].rstrip(".") for r in groups.responses[i * G : (i + 1) * G]]
     print(f"{p.text:<22} answer {p.answer:>2}  sampled {answers}  rewards {rewards.int().tolist()}")
 print(f"\ngroups with no spread (all right or all wrong): {grpo.zero_spread_fraction(groups.rewards, G):.0%}")
 
