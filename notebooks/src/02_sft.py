@@ -112,6 +112,24 @@ for _ in range(6):
 #     I can't help with that, because it could hurt someone. If you are angry, take a walk and talk to someone you trust.
 
 # %% [markdown] en
+# Look at the arithmetic answers: "9 minus 7 is 2.", not "The answer is 2.". Lesson 1's base model
+# learnt its sums from corpus lines written exactly like that. An answer that restates the sum
+# stops where the base model already knows the next token, so SFT only has to teach *when* to say
+# it. "The answer is 2." asks the model to fetch the same fact through a form it never read, and a
+# tiny model mostly cannot. Measured on seed 0 with the same base model (600 steps at lr 2e-3),
+# greedy answers to the 39 held-out sums: SFT with "The answer is N." got 26% right, SFT with the
+# restated sum 49%, as many as the base model itself completes in corpus form (49%). An answer
+# format that meets the pretraining data halfway is a cheap and real lever in SFT.
+
+# %% [markdown] zh
+# 注意算术题的回答写的是 “9 minus 7 is 2.”，而不是 “The answer is 2.”。第 1 课的基座模型正是从写法完全相同的语料句子里学会这些算式的。
+# 把算式复述一遍的回答，恰好停在基座模型已经知道下一个词元的地方，于是监督微调只需教会模型*什么时候*说出它。
+# 而 “The answer is 2.” 要求模型通过一种从没读过的写法去取出同一个事实，微型模型大多做不到。
+# 在种子 0 上、用同一个基座模型（以学习率 2e-3 训练 600 步）测得的结果，39 道留出算术题的贪心解码答案：
+# 用 “The answer is N.” 微调的模型答对 26%，用复述算式的写法微调的模型答对 49%，与基座模型自己按语料写法补全的正确率（49%）一样多。
+# 让回答格式向预训练数据靠拢，是监督微调中一个便宜而实在的手段。
+
+# %% [markdown] en
 # ## 2. The chat template and the response mask
 #
 # Each demonstration becomes `<|user|> prompt<|assistant|> response<|end|>`. Rows of a batch have
