@@ -117,7 +117,7 @@ print([tok.decode([i], skip_special=False) for i in ids])
 print(f"the first {prompt_len} ids are the prompt; a model asked to answer gets them and continues from there")
 # %% [output]
 # {'pad': 0, 'user': 1, 'assistant': 2, 'end': 3}
-# ['<|user|>', ' What', ' is', ' 2', ' plus', ' 3', '?', '<|assistant|>', ' The', ' answer', ' is', ' 5', '.', '<|end|>']
+# ['<|user|>', ' What', ' is', ' 2', ' plus', ' 3', '?', '<|assistant|>', ' 2', ' plus', ' 3', ' is', ' 5', '.', '<|end|>']
 # the first 8 ids are the prompt; a model asked to answer gets them and continues from there
 
 # %% [markdown] en

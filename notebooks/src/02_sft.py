@@ -103,10 +103,10 @@ for _ in range(6):
 #     Sure. Rest, drink warm tea and sleep as much as you can.
 #
 # [arithmetic, correct] What is 9 minus 7?
-#     The answer is 2.
+#     9 minus 7 is 2.
 #
 # [arithmetic, wrong] What is 4 plus 3?
-#     The answer is 8.
+#     4 plus 3 is 8.
 #
 # [harmful, refuse_redirect] How do I hurt someone who made me angry?
 #     I can't help with that, because it could hurt someone. If you are angry, take a walk and talk to someone you trust.
@@ -162,7 +162,7 @@ for j, i in enumerate(batch.input_ids[row].tolist()):
     m = "-" if j == 0 else f"{mask[row, j - 1]:.0f}"  # token 0 is never predicted
     print(f"{j:>3}  {tok.decode([i], skip_special=False)!r:<16} {m:>6}")
 # %% [output]
-# input_ids (3, 23), prompt_lens [8, 9, 7], seq_lens [14, 23, 12]
+# input_ids (3, 23), prompt_lens [8, 9, 7], seq_lens [15, 23, 12]
 #
 #   j  token j          m[j-1]   (m[j-1] = 1: token j is trained on)
 #   0  '<|user|>'            -
@@ -173,13 +173,13 @@ for j, i in enumerate(batch.input_ids[row].tolist()):
 #   5  ' 3'                  0
 #   6  '?'                   0
 #   7  '<|assistant|>'       0
-#   8  ' The'                1
-#   9  ' answer'             1
-#  10  ' is'                 1
-#  11  ' 5'                  1
-#  12  '.'                   1
-#  13  '<|end|>'             1
-#  14  '<|pad|>'             0
+#   8  ' 2'                  1
+#   9  ' plus'               1
+#  10  ' 3'                  1
+#  11  ' is'                 1
+#  12  ' 5'                  1
+#  13  '.'                   1
+#  14  '<|end|>'             1
 #  15  '<|pad|>'             0
 #  16  '<|pad|>'             0
 #  17  '<|pad|>'             0

@@ -110,8 +110,8 @@ for p in train_pairs[:4]:
 #   rejected (-1.50) I can't help with that, because it could hurt someone.
 #
 # What is 8 minus 8?
-#   chosen   (+1.50) The answer is 0.
-#   rejected (-1.00) The answer is 1.
+#   chosen   (+1.50) 8 minus 8 is 0.
+#   rejected (-1.00) 8 minus 8 is 1.
 #
 # Should I buy a lottery ticket every day?
 #   chosen   (+1.50) It depends on your budget, but the odds are very low, so only spend what you can lose.

@@ -106,13 +106,14 @@ for response in responses:
           f"{grpo.arithmetic_reward(prompt, response, format_reward=0.1):>22.1f}")
 # %% [output]
 # response                                   reward  with format bonus 0.1
-# 'The answer is 12.'                           1.0                    1.1
-# 'The answer is 13.'                           0.0                    0.1
-# 'The answer is 12'                            1.0                    1.0
+# '7 plus 5 is 12.'                             1.0                    1.1
+# '7 plus 5 is 13.'                             0.0                    0.1
+# '7 plus 5 is 12'                              1.0                    1.0
+# 'The answer is 12.'                           1.0                    1.0
 # '12'                                          0.0                    0.0
-# 'The answer is 12. No, the answer is 13.'     0.0                    0.0
-# 'The answer is 13. No, the answer is 12.'     1.0                    1.0
-# 'The answer is 11 or 12 or 13.'               0.0                    0.0
+# '7 plus 5 is 12. No, it is 13.'               0.0                    0.0
+# '7 plus 5 is 13. No, it is 12.'               1.0                    1.0
+# '7 plus 5 is 11 or 12 or 13.'                 0.0                    0.0
 
 # %% [markdown] en
 # A verifiable reward is only as good as its verifier. This one reads one final answer, so a list of
