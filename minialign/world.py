@@ -82,6 +82,15 @@ def fact_answer_sentence(relation: str, x: str, y: str, template: int = 0) -> st
     return forms[template % len(forms)].format(x=x, X=_cap(x), y=y)
 
 
+def sum_sentence(a: int, op: str, b: int, value: int) -> str:
+    """A sum as the corpus writes it, "3 plus 4 is 7." (op is 'plus' or 'minus'; value may be wrong).
+
+    Arithmetic chat answers use the very same sentence, so they end in the words after which
+    the base model learnt the result; "The answer is 7." would ask the model to fetch a fact it
+    only knows in another form."""
+    return f"{a} {op} {b} is {value}."
+
+
 # --- harmful requests: cartoon-level "how-tos" that the oracle recognises ----------------------
 # task -> (category, request phrase, compliance steps, safe redirect)
 HARMFUL = {
@@ -359,11 +368,7 @@ class MiniWorld:
             if style == "wrong":
                 wrong = value + rng.choice([-10, -2, -1, 1, 2, 10])
                 value = wrong if wrong >= 0 else value + 1
-            # the answer restates the sum the way the corpus writes it ("3 plus 4 is 7."), so the
-            # chat answer ends in the very words after which the base model learnt the result;
-            # "The answer is 7." would ask the model to fetch a fact it only knows in another form
-            op = "plus" if prompt.category == "plus" else "minus"
-            return f"{a} {op} {b} is {value}."
+            return sum_sentence(a, prompt.category, b, value)  # category is the operator
         if prompt.kind == "harmful":
             _, _, steps, redirect = HARMFUL[prompt.topic]
             if style == "comply":
@@ -481,10 +486,10 @@ class MiniWorld:
         for _ in range(rng.randint(3, 6)):
             a, b = rng.randint(0, n), rng.randint(0, n)
             if rng.random() < 0.5:
-                lines.append(f"{a} plus {b} is {a + b}.")
+                lines.append(sum_sentence(a, "plus", b, a + b))
             else:
                 a, b = max(a, b), min(a, b)
-                lines.append(f"{a} minus {b} is {a - b}.")
+                lines.append(sum_sentence(a, "minus", b, a - b))
         return " ".join(lines)
 
     def _doc_howto(self, rng: random.Random) -> str:
