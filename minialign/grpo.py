@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 import torch
 
 from minialign import oracle, rollout
-from minialign.data import ChatBatch
-from minialign.logprobs import masked_mean, masked_sum, token_logprobs
+from minialign.data import ChatBatch, batches_of, collate_chat
+from minialign.logprobs import masked_mean, masked_sum, response_mask, token_kl, token_logprobs
 from minialign.model import GPT
 from minialign.ppo import _check_shape, kl_estimate, rollout_response_mask
 from minialign.tokenizer import Tokenizer
@@ -267,6 +267,17 @@ class GRPOConfig:
     """sampling temperature; the update divides the logits by it too"""
     max_new_tokens: int = 12
     """completion budget, and dr_grpo's constant normaliser; '9 plus 8 is 17.' is 7 tokens"""
+    anchor_coef: float = 0.3
+    """weight of the off-task KL anchor (`anchor_kl`): the exact KL to the reference on SFT
+    conversations of the other prompt kinds; 0 = none. The k3 penalty above only acts on the
+    sums GRPO samples, and the rest drifts without an anchor: seed 0, evaluation rows averaged
+    over 3 sampling seeds, SFT -> GRPO without the anchor: oracle reward +0.43 -> +0.32, factual
+    88% -> 81%, harmful compliance 28% -> 34%; with anchor_coef 0.3: +0.58, 87%, 25%, and the
+    held-out sums gain as much (sampled 55% without, 60% with)"""
+    anchor_batch_size: int = 32
+    """SFT conversations in each update's anchor term"""
+    anchor_pool: int = 4000
+    """distinct SFT conversations the anchor batches cycle through"""
     format_reward: float = 0.0
     """bonus for a response of exactly the form 'a plus b is N.' (right or wrong); 0 = correctness only"""
     seed: int = 0
@@ -297,8 +308,10 @@ class GroupRollout:
     responses: list[str]
     mask: torch.Tensor
     """(N, T-1) 1 on completion tokens"""
-    old_logp: torch.Tensor
-    """(N, T-1) log-probs of the sampling policy, at the sampling temperature"""
+    old_logp: torch.Tensor | None
+    """(N, T-1) log-probs of the sampling policy, at the sampling temperature. None until the
+    first update: the policy is then still the one that sampled, so `grpo_batch_loss` records
+    its own log-probs, detached, as the old ones (one forward pass fewer per rollout)"""
     ref_logp: torch.Tensor
     """(N, T-1) log-probs of the frozen reference, at the same temperature"""
     rewards: torch.Tensor
@@ -324,21 +337,61 @@ def collect_groups(
     batch = out.batch.to(device)
     ids = batch.input_ids  # (N, T)
     mask = rollout_response_mask(batch, tok.end_id)  # (N, T-1)
-    old_logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1)
     ref_logp = token_logprobs(ref(ids) / cfg.temperature, ids)  # (N, T-1)
     rewards = torch.tensor([arithmetic_reward(p, r, cfg.format_reward) for p, r in zip(repeated, out.responses)])
     correct = torch.tensor([oracle.score(p, r).correct for p, r in zip(repeated, out.responses)])
-    return GroupRollout(batch, out.responses, mask, old_logp, ref_logp, rewards.to(device), correct)
+    return GroupRollout(batch, out.responses, mask, None, ref_logp, rewards.to(device), correct)
 
 
 def grpo_batch_loss(
     policy: GPT, groups: GroupRollout, advantages: torch.Tensor, cfg: GRPOConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """grpo_loss of the current policy on a rollout; advantages (N,) from `group_advantages`."""
+    """grpo_loss of the current policy on a rollout; advantages (N,) from `group_advantages`.
+
+    Call it first before any optimiser step on this rollout: that call records the old
+    log-probs (`groups.old_logp`), the policy's own, detached, as it sampled them."""
     ids = groups.batch.input_ids  # (N, T)
     logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1), with gradient
+    if groups.old_logp is None:
+        groups.old_logp = logp.detach()  # constants of the rollout: no gradient through them
     return grpo_loss(logp, groups.old_logp, groups.ref_logp, advantages, groups.mask, cfg.clip_eps,
                      cfg.clip_eps_high, cfg.beta, cfg.loss_type, cfg.max_new_tokens)
+
+
+def anchor_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
+    """n SFT conversations (ids, prompt_len) on training prompts of every kind but arithmetic,
+    with the world's SFT responses: the text on which `anchor_kl` holds the policy to the reference."""
+    rng = random.Random(seed)
+    out: list[tuple[list[int], int]] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 20 * n + 100:
+            raise ValueError(f"could not draw {n} anchor conversations that fit block_size={block_size}")
+        prompt = world.sample_prompt(rng, "train")
+        if prompt.kind == "arithmetic":
+            continue
+        _, response = world.sft_response(prompt, rng)
+        ids, prompt_len = tok.encode_chat(prompt.text, response)
+        if len(ids) <= block_size:
+            out.append((ids, prompt_len))
+    return out
+
+
+def anchor_kl(policy: GPT, ref: GPT, batch: ChatBatch) -> torch.Tensor:
+    """Mean exact KL(policy || ref) per response token of SFT conversations, teacher-forced.
+
+    GRPO's k3 penalty measures the KL on the policy's own completions of the sums it trains
+    on, and nothing holds the other prompt kinds. This anchor does, on text the policy does
+    not generate (as InstructGPT's PPO-ptx mixes pretraining gradients into PPO against the
+    regressions RL causes elsewhere): it keeps the next-token distributions where the
+    reference has them, rather than fitting the SFT responses again as an NLL term would."""
+    logits = policy(batch.input_ids)  # (B, T, V), with gradient
+    with torch.no_grad():
+        ref_logits = ref(batch.input_ids)  # (B, T, V) frozen
+    kl = token_kl(logits[:, :-1], ref_logits[:, :-1])  # (B, T-1): position t predicts token t + 1
+    mask = response_mask(batch.prompt_lens, batch.seq_lens, batch.input_ids.shape[1])  # (B, T-1)
+    return masked_mean(kl, mask)
 
 
 def zero_spread_fraction(rewards: torch.Tensor, group_size: int) -> float:
@@ -356,7 +409,8 @@ def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRP
     Returns:
         one metrics row per iteration: reward, accuracy (of the sampled completions),
         zero_spread (fraction of groups with no reward spread), kl (mean k3 per token),
-        response_len, and the first update's clipfrac, ratio_mean, loss and grad_norm.
+        response_len, and the first update's clipfrac, ratio_mean, loss, grad_norm and
+        anchor_kl (the off-task KL, when cfg.anchor_coef > 0).
     """
     cfg = cfg or GRPOConfig()
     if cfg.temperature <= 0:
@@ -373,6 +427,11 @@ def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRP
     optimizer = make_optimizer(policy, cfg.lr, weight_decay=0.0)
     rng = random.Random(cfg.seed)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    anchor_batches = None
+    if cfg.anchor_coef > 0:
+        conversations = anchor_examples(world, tok, cfg.anchor_pool, cfg.seed, policy.config.block_size)
+        anchor_batches = (collate_chat(chunk, tok.pad_id).to(device)
+                          for chunk in batches_of(conversations, cfg.anchor_batch_size, cfg.seed))
     log = MetricsLog()
     bar = ProgressBar(cfg.iterations, "grpo")
     for it in range(cfg.iterations):
@@ -382,6 +441,10 @@ def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRP
         policy.train()
         for update in range(cfg.updates_per_rollout):
             loss, stats = grpo_batch_loss(policy, groups, advantages, cfg)
+            if anchor_batches is not None:
+                anchor = anchor_kl(policy, ref, next(anchor_batches))
+                loss = loss + cfg.anchor_coef * anchor
+                stats["anchor_kl"] = anchor.item()
             grad_norm = optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
             if update == 0:
                 first = {"loss": loss.item(), "grad_norm": grad_norm, **stats}

@@ -114,6 +114,24 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     return -(p * logp.masked_fill(p == 0, 0.0)).sum(dim=-1)
 
 
+def token_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """Exact KL(p || q) (B, T) per position, in nats, between the softmaxes of logits (B, T, V)
+    and ref_logits (B, T, V): sum over the vocabulary of p (log p - log q).
+
+    The k1/k3 estimators (ppo.kl_estimate) need only the sampled token's log-probs; with the
+    whole distribution of both models at hand the KL needs no estimate, and it is never
+    negative. Gradients flow into `logits` only when the caller computed `ref_logits` under
+    no_grad (a frozen reference)."""
+    if logits.shape != ref_logits.shape or logits.dim() != 3:
+        raise ValueError(f"logits and ref_logits must both be (B, T, V) with the same shape, got "
+                         f"{tuple(logits.shape)} and {tuple(ref_logits.shape)}")
+    logp = F.log_softmax(logits.float(), dim=-1)
+    logq = F.log_softmax(ref_logits.float(), dim=-1)
+    p = logp.exp()
+    # 0 * (log 0 - log q) = 0: a token p gives no mass adds nothing (p * -inf alone is NaN)
+    return (p * (logp - logq).masked_fill(p == 0, 0.0)).sum(dim=-1)
+
+
 def sequence_logprobs(
     logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, average: bool = False
 ) -> torch.Tensor:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from minialign.data import collate_chat
 from minialign.grpo import (
     GRPOConfig,
+    anchor_examples,
+    anchor_kl,
     arithmetic_reward,
     collect_groups,
     grpo_batch_loss,
@@ -40,7 +43,8 @@ def tiny_gpt(tok, seed: int = 0) -> GPT:
 
 
 def small_cfg(**kw) -> GRPOConfig:
-    base = dict(iterations=1, prompts_per_iteration=2, group_size=3, max_new_tokens=5, lr=1e-2)
+    base = dict(iterations=1, prompts_per_iteration=2, group_size=3, max_new_tokens=5, lr=1e-2,
+                anchor_pool=16, anchor_batch_size=4)
     return GRPOConfig(**{**base, **kw})
 
 
@@ -162,3 +166,64 @@ def test_train_grpo_is_deterministic_for_a_seed(world, tok):
     assert rows_a == rows_b
     assert same_state(state_a, state_b)
     assert run(1)[0] != rows_a
+
+
+# ---------------------------------------------------------------------------------------------
+# Old log-probs and the off-task anchor
+
+
+def test_first_update_records_the_old_logprobs_and_later_updates_keep_them(world, tok):
+    cfg = small_cfg(beta=0.0)
+    policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
+    groups = collect_groups(policy, ref, tok, world.prompts("train", "arithmetic")[:2], cfg,
+                            torch.Generator().manual_seed(0))
+    assert groups.old_logp is None  # nothing recorded before the first update
+    groups.rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    advantages = group_advantages(groups.rewards, cfg.group_size, cfg.scale)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr)
+    loss, stats = grpo_batch_loss(policy, groups, advantages, cfg)
+    recorded = groups.old_logp.clone()
+    assert not recorded.requires_grad and stats["ratio_mean"] == pytest.approx(1.0, abs=1e-6)
+    optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
+    _, stats = grpo_batch_loss(policy, groups, advantages, cfg)
+    assert torch.equal(groups.old_logp, recorded)  # the second update compares with the sampler
+    assert stats["ratio_mean"] != pytest.approx(1.0, abs=1e-6)  # a policy that moved has ratios != 1
+
+
+def test_anchor_examples_leave_out_the_sums(world, tok):
+    examples = anchor_examples(world, tok, 40, 0, 64)
+    sums = {tuple(tok.chat_prompt(p.text)) for p in world.prompts("train", "arithmetic")}
+    assert len(examples) == 40
+    assert not any(tuple(ids[:plen]) in sums for ids, plen in examples)
+    assert all(plen < len(ids) for ids, plen in examples)  # every conversation has a response
+
+
+def test_anchor_kl_is_zero_at_the_reference_and_gives_it_no_gradient(world, tok):
+    ref = tiny_gpt(tok, seed=1)
+    batch = collate_chat(anchor_examples(world, tok, 6, 0, 64), tok.pad_id)
+    same = tiny_gpt(tok, seed=1)
+    assert anchor_kl(same, ref, batch).item() == pytest.approx(0.0, abs=1e-6)
+    policy = tiny_gpt(tok)
+    kl = anchor_kl(policy, ref, batch)
+    kl.backward()
+    assert kl.item() > 0
+    assert all(p.grad is None for p in ref.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.parameters())
+
+
+def test_anchor_kl_ignores_padding(world, tok):
+    # pitfall: a mean over every position counts padding. Changing the pad tokens' ids changes
+    # the logits there, so it changes the KL of an anchor that reads them
+    policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
+    batch = collate_chat(anchor_examples(world, tok, 6, 0, 64), tok.pad_id)
+    assert (batch.attention_mask == 0).any()  # conversations of different lengths: some padding
+    other = collate_chat(anchor_examples(world, tok, 6, 0, 64), tok.pad_id)
+    other.input_ids[other.attention_mask == 0] = 5
+    torch.testing.assert_close(anchor_kl(policy, ref, batch), anchor_kl(policy, ref, other))
+
+
+def test_train_grpo_logs_the_anchor_only_when_it_is_on(world, tok):
+    on = train_grpo(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok, world, small_cfg(anchor_coef=0.3))
+    off = train_grpo(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok, world, small_cfg(anchor_coef=0.0))
+    assert on.rows[0]["anchor_kl"] > 0
+    assert "anchor_kl" not in off.rows[0]

@@ -15,6 +15,7 @@ from minialign.logprobs import (
     masked_whiten,
     response_mask,
     sequence_logprobs,
+    token_kl,
     token_logprobs,
 )
 
@@ -179,3 +180,34 @@ def test_entropy_with_masked_out_tokens_is_finite():
     # gives 0 * -inf = NaN.
     logits = torch.tensor([[[0.0, 0.0, float("-inf")]]])
     torch.testing.assert_close(entropy_from_logits(logits), torch.tensor([[LOG2]]))
+
+
+# ---------------------------------------------------------------- token_kl
+# p = softmax(0, 0) = (1/2, 1/2), q = softmax(0, log 3) = (1/4, 3/4), worked by hand:
+#   KL(p || q) = 1/2 ln(2) + 1/2 ln(2/3) = 1/2 ln(4/3) = 0.143841
+#   KL(q || p) = 1/4 ln(1/2) + 3/4 ln(3/2) = 0.130812   (a swapped call gives this)
+P_LOGITS = torch.tensor([[[0.0, 0.0]]])  # (1, 1, 2)
+Q_LOGITS = torch.tensor([[[0.0, math.log(3.0)]]])
+
+
+def test_token_kl_hand_value_and_direction():
+    torch.testing.assert_close(token_kl(P_LOGITS, Q_LOGITS), torch.tensor([[0.143841]]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(token_kl(Q_LOGITS, P_LOGITS), torch.tensor([[0.130812]]), atol=1e-6, rtol=0)
+
+
+def test_token_kl_is_zero_for_equal_distributions_and_never_negative():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 4, 7, generator=g), torch.randn(3, 4, 7, generator=g)
+    torch.testing.assert_close(token_kl(a, a + 5.0), torch.zeros(3, 4))  # a shift of the logits is the same softmax
+    assert (token_kl(a, b) >= 0).all()
+
+
+def test_token_kl_with_a_token_of_zero_probability_is_finite():
+    # p = (1, 0) with the second logit -inf; q = (1/2, 1/2): KL = ln 2
+    got = token_kl(torch.tensor([[[0.0, float("-inf")]]]), torch.tensor([[[0.0, 0.0]]]))
+    torch.testing.assert_close(got, torch.tensor([[LOG2]]))
+
+
+def test_token_kl_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shape"):
+        token_kl(torch.zeros(1, 2, 3), torch.zeros(1, 2, 4))
