@@ -225,9 +225,13 @@ AVERAGED_LOSS_TYPES = ("ipo",)
 
 @dataclass
 class DPOConfig:
-    beta: float = 0.1
-    """KL strength (paper default 0.1). Kept at 0.1 here too: our responses are short (~10
-    tokens), so summed log-ratios, and beta * delta, stay on the paper's scale"""
+    beta: float = 1.0
+    """KL strength (paper default 0.1). The tiny policy needs a tighter hold: at 0.1 it drifts
+    from the SFT model into "I am not sure, sorry." on facts it knows (a constant answer that
+    wins its pairs against wrong answers and refusals). cpu preset, rows averaged over 3
+    sampling seeds, seeds 0 / 1, beta 0.1 -> 1.0: oracle reward +0.76 -> +1.02 / +0.84 -> +0.92,
+    win rate vs SFT 54% -> 61% / 57% -> 60%, factual 74% -> 94% / 77% -> 94%, KL 0.20 -> 0.06
+    per token; seed 0, beta 0.3 / 0.5 / 2.0: +0.97 / +0.99 / +0.96"""
     loss_type: str = "sigmoid"
     """one of DPO_LOSS_TYPES: sigmoid (DPO), ipo, hinge (SLiC), robust"""
     label_smoothing: float = 0.0

@@ -132,8 +132,14 @@ def orpo_loss(
 
 @dataclass
 class ORPOConfig:
-    lam: float = 0.1
-    """weight of the odds-ratio term (paper: 0.1 for Phi-2 and Llama-2; 0.2 for Mistral)"""
+    lam: float = 0.6
+    """weight of the odds-ratio term (paper: 0.1 for Phi-2 and Llama-2; 0.2 for Mistral). The
+    NLL term imitates every chosen response, "I am not sure, sorry." too where it beat a wrong
+    answer, and at 0.1 the preference for the right answer over it is too weak: factual
+    accuracy falls from SFT's 88% to 75%. cpu preset, rows averaged over 3 sampling seeds,
+    seeds 0 / 1, lam 0.1 -> 0.6: oracle reward +0.90 -> +0.95 / +0.88 -> +0.93, win rate vs
+    SFT 57% -> 59% / 59% -> 61%, factual 75% -> 85% / 73% -> 82%; seed 0, lam 0.3 / 1.0:
+    +0.92 / +0.95"""
     n_pairs: int = 2000
     """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
     batch_size: int = 32

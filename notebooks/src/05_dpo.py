@@ -334,7 +334,11 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 #
 # `stages.get("dpo")` runs `dpo.train_dpo`: the reference log-probs of the training pairs are
 # computed once, under `torch.no_grad()` (the reference never changes), then a short AdamW loop with
-# $\beta = 0.1$. The stage adds one term to the loss, and section 2 is the reason. Our pairs are
+# $\beta = 1$, ten times the paper's 0.1. At 0.1 the tiny policy wanders far from the SFT model, and
+# where it lands is "I am not sure, sorry." on facts it knows: one fixed answer that wins all its
+# pairs against wrong answers and refusals. At $\beta = 1$, measured on two seeds, factual accuracy
+# stays at 94% instead of falling to 74–77%, and the oracle reward rises more (section 7 sweeps
+# $\beta$). The stage adds one term to the loss, and section 2 is the reason. Our pairs are
 # templates the SFT model did not write, and plain DPO on them lowers the chosen log-probs too; the
 # tiny policy then drifts into garbled text. So the stage's config (`nll_weight` $= \alpha$) adds the
 # per-token negative log-likelihood of the chosen response, as RPO does (Pang et al. 2024; Llama 3
@@ -352,7 +356,10 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 # ## 4. 训练
 #
 # `stages.get("dpo")` 会运行 `dpo.train_dpo`：先在 `torch.no_grad()` 下一次性算出训练偏好对在参考模型下的对数概率
-# （参考模型永远不变），然后以 $\beta = 0.1$ 用 AdamW 训练一小段。这个阶段在损失上多加了一项，原因就是第 2 节。
+# （参考模型永远不变），然后以 $\beta = 1$ 用 AdamW 训练一小段，是论文取值 0.1 的十倍。取 0.1 时，小模型会离监督微调模型越走越远，
+# 最后落在“I am not sure, sorry.”上：哪怕是它知道的事实，也用这句固定的话来回答，因为这句话在与错误答案、与拒答的比较中每次都胜出。
+# 在两个种子上实测，取 $\beta = 1$ 时事实准确率保持在 94%，而不是跌到 74–77%，预言机奖励也涨得更多（第 7 节会扫描 $\beta$）。
+# 这个阶段在损失上多加了一项，原因就是第 2 节。
 # 我们的偏好对是模板生成的，不是监督微调模型自己写出来的；在这样的数据上，纯 DPO 会把优选回答的对数概率也压下去，
 # 小模型随之滑向语无伦次。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
 # （Pang 等，2024；Llama 3 取 $\alpha = 0.2$）：

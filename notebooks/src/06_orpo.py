@@ -232,7 +232,11 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # `stages.get("orpo")` runs `orpo.train_orpo` on the same 2,000 MiniWorld pairs that DPO uses,
 # starting from the SFT model. (The paper starts from the *base* model: its NLL term is the SFT;
-# ours begins with SFT done, so the run is short, like DPO's.)
+# ours begins with SFT done, so the run is short, like DPO's.) The stage weighs the odds ratio by
+# $\lambda = 0.6$, not the paper's 0.1, because of what the NLL term imitates: every chosen response,
+# "I am not sure, sorry." included wherever it beat a wrong answer or a refusal. At 0.1 the gentle
+# push apart is too weak to keep the right answer ahead of that one fixed sentence, and factual
+# accuracy falls from SFT's 88% to about 75%; at 0.6 it stays at 82–85% (two seeds measured).
 
 # %% [markdown] zh
 # 这里有两点值得一读。几率比项比负对数似然项小得多（$\lambda = 0.1$）：ORPO 主要是在优选回答上做监督微调，外加一股把两者推开的温和力量。
@@ -243,6 +247,9 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # `stages.get("orpo")` 会运行 `orpo.train_orpo`，用的是与 DPO 相同的 2,000 个 MiniWorld 偏好对，从监督微调模型出发。
 # （论文从*基座模型*（base model）出发，它的负对数似然项就是监督微调；我们这里监督微调已经做完，所以训练很短，和 DPO 一样。）
+# 这个阶段给几率比项的权重是 $\lambda = 0.6$，而不是论文的 0.1，原因在于负对数似然项模仿的对象：它模仿每一个优选回答，
+# 其中也包括“I am not sure, sorry.”，只要这句话胜过了错误答案或拒答。取 0.1 时，那股把两者推开的温和力量太弱，
+# 正确答案压不过这句固定的话，事实准确率从监督微调的 88% 跌到 75% 左右；取 0.6 时保持在 82–85%（实测两个种子）。
 
 # %%
 # first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
