@@ -29,7 +29,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from . import oracle, rollout, sft
-from .data import judge_demo, pad
+from .data import draw_examples, judge_demo, pad
 from .dpo import DPOConfig, train_dpo
 from .model import GPT
 from .preferences import PreferencePair, make_pairs
@@ -728,21 +728,9 @@ class JudgeConfig:
 
 
 def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
-    """n judge demonstrations as SFT examples (ids, prompt_len): the loss is on 'The answer is X.' only."""
-    rng = random.Random(seed)
-    out: list[tuple[list[int], int]] = []
-    tries = 0
-    while len(out) < n:
-        tries += 1
-        if tries > 20 * n + 100:
-            raise ValueError(f"could not draw {n} judge demonstrations that fit block_size={block_size}")
-        demo = judge_demo(world, rng)
-        if demo is None:
-            continue  # too close to call
-        ids, prompt_len = tok.encode_chat(demo[0], demo[1])
-        if len(ids) <= block_size:
-            out.append((ids, prompt_len))
-    return out
+    """n judge demonstrations as SFT examples (ids, prompt_len): the loss is on 'The answer is X.' only.
+    Pairs too close to call (judge_demo gives None) are skipped."""
+    return draw_examples(lambda rng: judge_demo(world, rng), tok, n, seed, block_size, "judge demonstrations")
 
 
 def train_judge(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: JudgeConfig | None = None) -> MetricsLog:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -95,6 +95,27 @@ def judge_demo(world: MiniWorld, rng: random.Random, split: str = "train") -> tu
         return None
     letter = "A" if key(sa) > key(sb) else "B"
     return world.judge_prompt(prompt.text, a, b, JUDGE_QUESTIONS[criterion]), f"The answer is {letter}."
+
+
+def draw_examples(draw: Callable[[random.Random], tuple[str, str] | None], tok: Tokenizer, n: int, seed: int,
+                  block_size: int, what: str = "examples") -> list[tuple[list[int], int]]:
+    """n single-turn examples (ids, prompt_len) from `draw(rng)` -> (prompt, response), or None
+    to skip a draw; examples longer than block_size are skipped too. Raises ValueError after
+    20 * n + 100 draws, so a `draw` that can never succeed is an error, not a hang."""
+    rng = random.Random(seed)
+    out: list[tuple[list[int], int]] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 20 * n + 100:
+            raise ValueError(f"could not draw {n} {what} that fit block_size={block_size}")
+        example = draw(rng)
+        if example is None:
+            continue
+        ids, prompt_len = tok.encode_chat(*example)
+        if len(ids) <= block_size:
+            out.append((ids, prompt_len))
+    return out
 
 
 def sft_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int,

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import torch
 
 from minialign import oracle, rollout
-from minialign.data import ChatBatch, batches_of, collate_chat
+from minialign.data import ChatBatch, batches_of, collate_chat, draw_examples
 from minialign.logprobs import masked_mean, masked_sum, response_mask, token_kl, token_logprobs
 from minialign.model import GPT
 from minialign.ppo import _check_shape, kl_estimate, rollout_response_mask
@@ -361,21 +361,13 @@ def grpo_batch_loss(
 def anchor_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
     """n SFT conversations (ids, prompt_len) on training prompts of every kind but arithmetic,
     with the world's SFT responses: the text on which `anchor_kl` holds the policy to the reference."""
-    rng = random.Random(seed)
-    out: list[tuple[list[int], int]] = []
-    tries = 0
-    while len(out) < n:
-        tries += 1
-        if tries > 20 * n + 100:
-            raise ValueError(f"could not draw {n} anchor conversations that fit block_size={block_size}")
+    def draw(rng: random.Random) -> tuple[str, str] | None:
         prompt = world.sample_prompt(rng, "train")
         if prompt.kind == "arithmetic":
-            continue
-        _, response = world.sft_response(prompt, rng)
-        ids, prompt_len = tok.encode_chat(prompt.text, response)
-        if len(ids) <= block_size:
-            out.append((ids, prompt_len))
-    return out
+            return None
+        return prompt.text, world.sft_response(prompt, rng)[1]
+
+    return draw_examples(draw, tok, n, seed, block_size, "anchor conversations")
 
 
 def anchor_kl(policy: GPT, ref: GPT, batch: ChatBatch) -> torch.Tensor:
