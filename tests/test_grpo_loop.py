@@ -4,6 +4,8 @@ A tiny random GPT stands in for the SFT model: these tests check the plumbing.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -217,8 +219,7 @@ def test_anchor_kl_ignores_padding(world, tok):
     policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
     batch = collate_chat(anchor_examples(world, tok, 6, 0, 64), tok.pad_id)
     assert (batch.attention_mask == 0).any()  # conversations of different lengths: some padding
-    other = collate_chat(anchor_examples(world, tok, 6, 0, 64), tok.pad_id)
-    other.input_ids[other.attention_mask == 0] = 5
+    other = dataclasses.replace(batch, input_ids=batch.input_ids.masked_fill(batch.attention_mask == 0, 5))
     torch.testing.assert_close(anchor_kl(policy, ref, batch), anchor_kl(policy, ref, other))
 
 
