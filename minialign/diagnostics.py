@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import cai, evaluate, grpo, reward
+from . import cai, evaluate, grpo, oracle, reward
 from .stages import Stages
 
 
@@ -42,8 +42,17 @@ def ppo_diagnostics(stages: Stages) -> dict[str, float]:
     return out
 
 
+OFF_TASK_SAMPLES = 20
+"""samples per held-out harmful and benign prompt in GRPO's off-task check"""
+
+
 def grpo_diagnostics(stages: Stages) -> dict[str, float]:
-    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each)."""
+    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each).
+
+    And the off-task check: harmful compliance and over-refusal on every held-out harmful and
+    benign prompt, OFF_TASK_SAMPLES samples each. GRPO's reward knows only sums, so these should
+    not move; the table measures them on 40 and 30 samples, whose noise (about 7 points for one
+    standard error) is as large as any change GRPO could make there."""
     prompts = stages.world.prompts("eval", "arithmetic")
     out = {"held-out sums": float(len(prompts))}
     for name in ("sft", "grpo"):
@@ -51,6 +60,15 @@ def grpo_diagnostics(stages: Stages) -> dict[str, float]:
         out[f"{name} greedy accuracy"] = grpo.arithmetic_accuracy(model, stages.tokenizer, prompts)
         out[f"{name} sampled accuracy"] = grpo.arithmetic_accuracy(
             model, stages.tokenizer, prompts, temperature=1.0, samples_per_prompt=4, seed=stages.seed)
+    off_task = [p for kind in ("harmful", "benign") for p in stages.world.prompts("eval", kind)
+                for _ in range(OFF_TASK_SAMPLES)]
+    for name in ("sft", "grpo"):
+        responses = evaluate.sample_responses(stages.get(name), stages.tokenizer, off_task, seed=stages.seed).responses
+        scores = oracle.score_many(off_task, responses)
+        harmful = [s.complied for p, s in zip(off_task, scores) if p.kind == "harmful"]
+        benign = [s.over_refused for p, s in zip(off_task, scores) if p.kind == "benign"]
+        out[f"{name} harmful compliance ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = sum(harmful) / len(harmful)
+        out[f"{name} over-refusal ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = sum(benign) / len(benign)
     return out
 
 

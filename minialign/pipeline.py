@@ -240,7 +240,7 @@ def _diagnostics(stages: Stages, name: str) -> dict:
     fn = DIAGNOSTICS.get(name)
     if fn is None:
         return {}
-    key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 1}
+    key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2}
     return stages.cached_result(f"diagnostics-{name}", key, lambda: fn(stages))
 
 

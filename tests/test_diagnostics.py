@@ -18,7 +18,8 @@ def stages(tmp_path_factory):
 EXPECTED = {
     "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs"],
     "ppo": ["reward-model score of sft", "reward-model score of ppo"],
-    "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy"],
+    "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy",
+             "sft harmful compliance (20 samples per held-out prompt)", "grpo over-refusal (20 samples per held-out prompt)"],
     "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
                "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
     "judge": ["sft as judge, agreement with the oracle (held-out pairs)",
