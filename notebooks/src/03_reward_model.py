@@ -16,7 +16,7 @@
 # - read a sequence's reward at its last real token, and show what goes wrong when it is read at the
 #   last column of a padded batch;
 # - measure pairwise accuracy on held-out pairs and put it next to what noisy labels allow;
-# - find where a reward model is wrong (content it cannot check, a taste for length) and say why
+# - find where a reward model is wrong (content it checks only in part, a taste for length) and say why
 #   that matters once a policy optimises it (lesson 4).
 #
 # **Time.** The reward model trains in one to two minutes the first time (from the SFT model of
@@ -34,7 +34,7 @@
 # - 写出奖励模型的 Bradley–Terry 损失，手算它的值和梯度，并说明为什么只有分数的*差*才有意义；
 # - 在序列的最后一个真实词元（token）上读出奖励，并演示在填充（padding）过的批次的最后一列读取时会出什么错；
 # - 在留出（held-out）偏好对上测量成对准确率（pairwise accuracy），并与带噪声的标签所允许的上限相比较；
-# - 找出奖励模型错在哪里（它无法核对的内容、对长度的偏好），并说明一旦有策略去优化它，这些错误为什么要紧（第 4 课）。
+# - 找出奖励模型错在哪里（只能部分核对的内容、对长度的偏好），并说明一旦有策略去优化它，这些错误为什么要紧（第 4 课）。
 #
 # **耗时**　奖励模型第一次运行时需要一到两分钟训练（从第 2 课缓存下来的监督微调模型出发）；其余单元格都只需几秒。
 
@@ -342,10 +342,14 @@ plt.show()
 
 # %% [markdown] en
 # The overall number hides two very different stories. Pairs that differ in *style* (refuse or
-# comply, hedge or boast) are ranked almost perfectly. Pairs that differ in *content* (Paris or Lima;
-# is 4 plus 3 seven or eight?) are ranked not much better than a coin flip. Checking a fact needs the fact;
-# the little trunk knows some facts it was trained on, but held-out questions and sums beat it, and
-# a correct and a wrong sum look exactly alike in style.
+# comply, hedge or boast) are ranked almost perfectly, and the training curve above has them within
+# its first few dozen steps. Pairs that differ in *content* (Paris or Lima; is 4 plus 3 seven or
+# eight?) are the hard part. A right and a wrong answer look exactly alike in style, so the reward
+# model can only rank them by checking the answer against what its trunk knows, and it learns to do
+# that slowly. After 60 steps at lr 1e-3, every style pair is right but content pairs stay between 57% and 66%
+# (seeds 0, 1 and 2); the 600 steps at a constant lr 3e-4 used here bring seed 0 to 88% on facts and
+# 65% on sums. Sums stay the hardest: the trunk itself answers only about half of the held-out sums
+# correctly (lesson 7).
 #
 # ## 5. What the reward model gets wrong
 #
@@ -355,9 +359,12 @@ plt.show()
 # oracle's.
 
 # %% [markdown] zh
-# 总体数字背后其实是两种截然不同的情况。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）几乎全都排对了；
-# *内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）却比抛硬币强不了多少。核对一个事实，得先知道这个事实：
-# 这个小小的模型主干知道一些训练中见过的事实，但留出的问题和算术题难住了它，而且正确和错误的算式在风格上一模一样。
+# 总体数字背后其实是两种截然不同的情况。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）几乎全都排对了，
+# 从上面的训练曲线看，最初几十步就已学会。*内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）才是难点：
+# 正确答案和错误答案在风格上一模一样，奖励模型只能拿答案去和模型主干（trunk）已有的知识对照，而这种核对它学得很慢。
+# 以学习率 1e-3 训练 60 步时，风格类偏好对已经全部排对，内容类却停留在 57% 到 66% 之间（种子 0、1、2）；
+# 本课采用的是恒定学习率 3e-4、训练 600 步，种子 0 在事实题上达到 88%，在算术题上达到 65%。
+# 算术题始终最难：模型主干自己也只能答对大约一半的留出算术题（第 7 课）。
 #
 # ## 5. 奖励模型错在哪里
 #
@@ -393,23 +400,26 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# Within most kinds the order agrees with the oracle. Two places where it does not:
-# - **wrong = correct**: factual and arithmetic answers score about the same whether they are right or
-#   wrong (the accuracy above, seen from the other side);
-# - **ramble > correct**: the factual answer followed by a rambling tail scores *higher* than the
-#   plain correct answer, although the oracle takes points off for rambling. In the training pairs a
-#   rambling answer always contains the right answer and beats every wrong, unsure and refusing
-#   response; it loses only to the plain correct one, by a small oracle gap that the label coin often
-#   flips. The reward model has learned "more words like these = better".
+# Within every kind the order of the means agrees with the oracle. Two places where it does so only
+# narrowly, and fails on single prompts:
+# - **wrong < correct, on average**: a wrong fact or sum scores well below a right one on average,
+#   but the accuracy above says that about one factual pair in eight, and one arithmetic pair in
+#   three, is still ranked the wrong way round;
+# - **ramble ≈ correct**: the factual answer followed by a rambling tail scores only a little below
+#   the plain correct answer, although the oracle takes more than half a point off for rambling. In
+#   the training pairs a rambling answer always contains the right answer and beats every wrong,
+#   unsure and refusing response; it loses only to the plain correct one, by a small oracle gap that
+#   the label coin often flips. The reward model has learned "more words like these are nearly as good".
 #
 # That last flaw can be exploited without any knowledge at all: take a good answer and append filler.
 
 # %% [markdown] zh
-# 在大多数类别内部，排序和预言机一致。有两处不一致：
-# - **错误 = 正确**：事实题和算术题的答案不论对错，得分都差不多（这正是上面准确率的另一面）；
-# - **啰嗦 > 正确**：事实题答案后面拖一段啰嗦的尾巴，得分反而*高于*干净利落的正确答案，尽管预言机会因为啰嗦而扣分。
+# 在每个类别内部，各风格平均分的排序都和预言机一致。但有两处只是勉强一致，落到单个提示上还会出错：
+# - **错误 < 正确，但只是平均而言**：错误的事实或算式平均得分明显低于正确的，可上面的准确率说明，
+#   大约每八个事实类偏好对、每三个算术类偏好对中，仍有一个排反了；
+# - **啰嗦 ≈ 正确**：事实题答案后面拖一段啰嗦的尾巴，得分只比干净利落的正确答案低一点点，而预言机会因为啰嗦扣掉半分以上。
 #   在训练偏好对里，啰嗦的回答总是包含正确答案，它赢过所有错误的、不确定的和拒答（refusal）的回答，只输给干净的正确答案，
-#   而且两者的预言机分差很小，标签硬币经常把它翻过来。奖励模型于是学到了“这类话越多越好”。
+#   而且两者的预言机分差很小，标签硬币经常把它翻过来。奖励模型于是学到了“这类话多一些也差不多一样好”。
 #
 # 最后这个缺陷不需要任何知识就能利用：拿一个好的回答，往后面添些废话就行。
 
@@ -439,11 +449,13 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - The reward model agrees with the oracle on about four held-out pairs in five, and almost perfectly on
-#   harmful, benign and advice prompts: the style of a refusal or of a hedge is easy to learn.
-# - It is close to chance on correctness. A reward model is no better a judge of facts than the
+# - The reward model agrees with the oracle on most held-out pairs (seed 0: 88%), and almost
+#   perfectly on harmful, benign and advice prompts: the style of a refusal or of a hedge is easy to
+#   learn, within a few dozen steps.
+# - Correctness is learnt too, but slowly and only in part: it takes hundreds of steps, and one sum
+#   in three is still ranked the wrong way. A reward model is no better a judge of facts than the
 #   network it starts from; real reward models are as large as the policy for this reason.
-# - Where it is wrong, it is often wrong *systematically*: on many prompts it prefers answers padded
+# - Where it is wrong, it is often wrong *systematically*: on some prompts it prefers answers padded
 #   with filler, while the oracle takes points off (not on every prompt: a learned proxy is not even
 #   consistently wrong, which makes it harder to audit). High accuracy on pairs drawn from the
 #   data says nothing about responses outside it, and a policy trained against the reward model will
@@ -452,9 +464,9 @@ plt.show()
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 在留出偏好对上，奖励模型大约每 5 对里有 4 对和预言机一致；在有害、无害和建议类提示上几乎完全一致：拒答或审慎措辞的风格很容易学。
-# - 在对错问题上它接近于瞎猜。奖励模型判断事实的能力，并不比它的起点网络更强；正因为如此，真实系统中的奖励模型和策略一样大。
-# - 它错的地方往往是*系统性*的：在许多提示上它偏爱塞了废话的回答，预言机却在扣分（并非每个提示都如此：学出来的代理指标连错都错得不一致，这让它更难审查）。在数据分布内的偏好对上准确率再高，
+# - 在大多数留出偏好对上，奖励模型和预言机一致（种子 0：88%）；在有害、无害和建议类提示上几乎完全一致：拒答或审慎措辞的风格很容易学，几十步就能学会。
+# - 对错也能学，但学得慢，而且只学会一部分：要训练几百步，每三个算术类偏好对里仍有一个排反。奖励模型判断事实的能力，并不比它的起点网络更强；正因为如此，真实系统中的奖励模型和策略一样大。
+# - 它错的地方往往是*系统性*的：在一些提示上它偏爱塞了废话的回答，预言机却在扣分（并非每个提示都如此：学出来的代理指标连错都错得不一致，这让它更难审查）。在数据分布内的偏好对上准确率再高，
 #   也说明不了分布外的回答，而针对奖励模型训练的策略恰恰会跑到那里去。这就是奖励投机（reward hacking），也就是第 4 课的主题，
 #   同时也是基于人类反馈的强化学习（RLHF）要用 KL 惩罚（KL penalty）把策略拴在监督微调模型附近的原因。
 

@@ -457,11 +457,14 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 # - GRPO's reward knows nothing about harmlessness or facts, yet the updates change weights that
 #   every answer shares. The anchor of section 5 holds most of the other columns: over three seeds,
 #   arithmetic accuracy on the evaluation prompts rose from 29% to 65%, factual accuracy stayed at
-#   89% (SFT 88%), and the oracle's overall reward rose from +0.40 to +0.56. Harmful compliance still
-#   rose, from 36% to 43% (by -2, +17 and +7 points on the three seeds, 40 prompts each): the anchor
-#   holds the next-token distributions on average, not each decision to comply. A reward that checks
-#   one thing optimises that thing; what it does not check has to be held on purpose, and even then
-#   it moves. PPO moves the whole table, for the better where the reward model is right.
+#   89% (SFT 88%), and the oracle's overall reward rose from +0.40 to +0.56. The table's harmful
+#   compliance reads 43% against SFT's 36% (by -2, +17 and +7 points on the three seeds), but 40
+#   samples per seed cannot show a change that small. The pipeline's off-task check samples each
+#   held-out harmful and benign prompt 20 times. There GRPO complies no more often than SFT (by -1,
+#   0 and -3 points), while over-refusal rises a little on every seed (by +3, +4 and +7 points):
+#   the anchor holds the next-token distributions on average, not each decision to refuse. A reward
+#   that checks one thing optimises that thing; what it does not check has to be held on purpose,
+#   and even then it moves. PPO moves the whole table, for the better where the reward model is right.
 # - No reward model and no value head: GRPO's cost is sampling, $G$ completions per prompt.
 
 # %% [markdown] zh
@@ -475,8 +478,10 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 #   常见的对策是安排由易到难的题目，或者加大 $G$。
 # - GRPO 的奖励对无害性和事实一无所知，可更新改动的是所有回答共用的权重。第 5 节的 KL 锚稳住了其他大多数列：三个种子平均下来，
 #   评估提示上的算术准确率从 29% 升到 65%，事实准确率保持在 89%（监督微调模型为 88%），预言机的总奖励从 +0.40 升到 +0.56。
-#   有害顺从率仍然上升了，从 36% 升到 43%（三个种子分别变化 -2、+17 和 +7 个百分点，每个种子 40 个提示）：
-#   KL 锚稳住的是下一个词元分布的平均情况，而不是每一次要不要照办的决定。只检查一件事的奖励就只优化这一件事；
+#   表中 GRPO 的有害顺从率是 43%，监督微调模型是 36%（三个种子分别相差 -2、+17 和 +7 个百分点），
+#   但每个种子只有 40 个样本，看不出这么小的变化。流水线另做了一项任务外检查（off-task check）：每个留出的有害提示和无害提示各采样 20 次。
+#   在这项检查里，GRPO 照办的次数并不比监督微调模型多（三个种子分别相差 -1、0 和 -3 个百分点），过度拒答却在每个种子上都略有上升
+#   （+3、+4 和 +7 个百分点）：KL 锚稳住的是下一个词元分布的平均情况，而不是每一次要不要拒答的决定。只检查一件事的奖励就只优化这一件事；
 #   它不检查的东西必须有意去稳住，即便如此也还是会动。PPO 则会改变整张表，在奖励模型判断正确的地方变好。
 # - 没有奖励模型，也没有价值头：GRPO 的成本在于采样，每个提示要生成 $G$ 个回答。
 
