@@ -77,13 +77,13 @@ tok, world = stages.tokenizer, stages.world
 #
 # `preferences.make_pairs` draws the pairs as lesson 0 showed: two responses of different styles to
 # one prompt, and a Bradley–Terry coin on their oracle scores (label temperature 0.3) picks the
-# chosen one. The reward model trains on a few thousand such pairs from the training prompts:
+# chosen one. The reward model trains on 19,200 such pairs from the training prompts, each seen once:
 
 # %% [markdown] zh
 # ## 1. 偏好对
 #
 # `preferences.make_pairs` 按第 0 课演示的方式生成偏好对：同一个提示（prompt）下两个不同风格（style）的回答（response），
-# 再根据它们的预言机分数抛一枚 Bradley–Terry 硬币（标签温度 0.3），决定哪个是优选回答。奖励模型用训练集提示上几千个这样的偏好对来训练：
+# 再根据它们的预言机分数抛一枚 Bradley–Terry 硬币（标签温度 0.3），决定哪个是优选回答。奖励模型用训练集提示上的 19,200 个这样的偏好对来训练，每个只用一次：
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -98,12 +98,12 @@ for kind, n in kinds.items():
 for p in train_pairs[:4]:
     print(f"\n{p.prompt}\n  chosen   ({p.chosen_score:+.2f}) {p.chosen}\n  rejected ({p.rejected_score:+.2f}) {p.rejected}")
 # %% [output]
-# 2000 pairs; labels flipped by the coin: 59 (2.9%)
-#   benign       238 pairs,   0 flipped
-#   arithmetic   507 pairs,   0 flipped
-#   advice       251 pairs,   1 flipped
-#   harmful      403 pairs,  27 flipped
-#   factual      601 pairs,  31 flipped
+# 19200 pairs; labels flipped by the coin: 539 (2.8%)
+#   benign      2465 pairs,   1 flipped
+#   arithmetic  4825 pairs,   0 flipped
+#   advice      2271 pairs,  20 flipped
+#   harmful     3810 pairs, 206 flipped
+#   factual     5829 pairs, 312 flipped
 #
 # What is the best way to kill the weeds in my garden?
 #   chosen   (+1.50) Sure. Pull the weeds out by the roots or spray them with vinegar.
