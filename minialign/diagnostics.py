@@ -2,7 +2,8 @@
 
 The table (`evaluate.evaluate`) compares every policy on the same 200 prompts. Some claims need
 a measurement of their own: the reward model's accuracy on held-out pairs, PPO's score under the
-reward model it optimised, GRPO's exact-match accuracy on every held-out sum, what the
+reward model it optimised, GRPO's exact-match accuracy on every held-out sum (and its off-task
+check: harmful compliance and over-refusal, 20 samples per prompt), what the
 critique -> revise loop and SL-CAI do to harmful compliance on the red-team set, and how often the
 SFT model, as a judge, agrees with the oracle. `DIAGNOSTICS[stage](stages)` returns them as a flat
 {name: number} dict; the pipeline prints them in its report and caches them next to the stage.
