@@ -400,8 +400,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# Within every kind the order of the means agrees with the oracle. Two places where it does so only
-# narrowly, and fails on single prompts:
+# Within every kind the order of the means agrees with the oracle. Two places where the means hide
+# errors:
 # - **wrong < correct, on average**: a wrong fact or sum scores well below a right one on average,
 #   but the accuracy above says that about one factual pair in eight, and one arithmetic pair in
 #   three, is still ranked the wrong way round;
@@ -414,7 +414,7 @@ plt.show()
 # That last flaw can be exploited without any knowledge at all: take a good answer and append filler.
 
 # %% [markdown] zh
-# 在每个类别内部，各风格平均分的排序都和预言机一致。但有两处只是勉强一致，落到单个提示上还会出错：
+# 在每个类别内部，各风格平均分的排序都和预言机一致。但有两处，平均分掩盖了错误：
 # - **错误 < 正确，但只是平均而言**：错误的事实或算式平均得分明显低于正确的，可上面的准确率说明，
 #   大约每八个事实类偏好对、每三个算术类偏好对中，仍有一个排反了；
 # - **啰嗦 ≈ 正确**：事实题答案后面拖一段啰嗦的尾巴，得分只比干净利落的正确答案低一点点，而预言机会因为啰嗦扣掉半分以上。
