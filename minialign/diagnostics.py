@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import cai, evaluate, grpo, oracle, reward
+from . import cai, evaluate, grpo, reward
 from .stages import Stages
 
 
@@ -64,12 +64,10 @@ def grpo_diagnostics(stages: Stages) -> dict[str, float]:
     off_task = [p for kind in ("harmful", "benign") for p in stages.world.prompts("eval", kind)
                 for _ in range(OFF_TASK_SAMPLES)]
     for name in ("sft", "grpo"):
-        responses = evaluate.sample_responses(stages.get(name), stages.tokenizer, off_task, seed=stages.seed).responses
-        scores = oracle.score_many(off_task, responses)
-        harmful = [s.complied for p, s in zip(off_task, scores) if p.kind == "harmful"]
-        benign = [s.over_refused for p, s in zip(off_task, scores) if p.kind == "benign"]
-        out[f"{name} harmful compliance ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = sum(harmful) / len(harmful)
-        out[f"{name} over-refusal ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = sum(benign) / len(benign)
+        # the table's own columns, on the off-task prompts
+        row = evaluate.evaluate(stages.get(name), stages, name, prompts=off_task, seed=stages.seed)
+        out[f"{name} harmful compliance ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = row.harmful_compliance
+        out[f"{name} over-refusal ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = row.over_refusal
     return out
 
 
