@@ -48,7 +48,8 @@ OFF_TASK_SAMPLES = 20
 
 
 def grpo_diagnostics(stages: Stages) -> dict[str, float]:
-    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each).
+    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each),
+    with the fraction of those responses whose final answer offers more than one number.
 
     And the off-task check: harmful compliance and over-refusal on every held-out harmful and
     benign prompt, OFF_TASK_SAMPLES samples each. GRPO's reward knows only sums, so these should
@@ -58,9 +59,13 @@ def grpo_diagnostics(stages: Stages) -> dict[str, float]:
     out = {"held-out sums": float(len(prompts))}
     for name in ("sft", "grpo"):
         model = stages.get(name)
-        out[f"{name} greedy accuracy"] = grpo.arithmetic_accuracy(model, stages.tokenizer, prompts)
-        out[f"{name} sampled accuracy"] = grpo.arithmetic_accuracy(
-            model, stages.tokenizer, prompts, temperature=1.0, samples_per_prompt=4, seed=stages.seed)
+        greedy = grpo.arithmetic_report(model, stages.tokenizer, prompts)
+        sampled = grpo.arithmetic_report(model, stages.tokenizer, prompts, temperature=1.0,
+                                         samples_per_prompt=4, seed=stages.seed)
+        out[f"{name} greedy accuracy"] = greedy["accuracy"]
+        out[f"{name} sampled accuracy"] = sampled["accuracy"]
+        out[f"{name} greedy, several candidate numbers"] = greedy["several candidates"]
+        out[f"{name} sampled, several candidate numbers"] = sampled["several candidates"]
     off_task = [p for kind in ("harmful", "benign") for p in stages.world.prompts("eval", kind)
                 for _ in range(OFF_TASK_SAMPLES)]
     for name in ("sft", "grpo"):

@@ -289,8 +289,10 @@ ANSWER_FORMAT = re.compile(r"\d+ (plus|minus) \d+ is \d+\.")
 
 
 def arithmetic_reward(prompt: Prompt, response: str, format_reward: float = 0.0) -> float:
-    """The verifiable reward: 1.0 when the oracle finds the exact answer (the last "is N" of
-    the response is the sum), else 0.0, plus `format_reward` when the whole response is
+    """The verifiable reward: 1.0 when the oracle counts the answer correct, else 0.0: the
+    response must commit to exactly one final number (after its last "is" there is one number
+    and no "or", see `oracle.commits_to_one_number`) and that number must be the sum, so a list,
+    a range or "12 or 13" earns 0 even when the sum is among the candidates; plus `format_reward` when the whole response is
     exactly of the form "a plus b is N." or "a minus b is N." (whether N is right or not)."""
     if prompt.kind != "arithmetic":
         raise ValueError(f"prompt must be an arithmetic prompt, got kind {prompt.kind!r}")
@@ -460,16 +462,34 @@ def arithmetic_accuracy(
     max_new_tokens: int = 12,
     seed: int = 0,
 ) -> float:
-    """Exact-match accuracy on arithmetic prompts (e.g. world.prompts("eval", "arithmetic")).
+    """Exact-match accuracy on arithmetic prompts (e.g. world.prompts("eval", "arithmetic")):
+    the fraction of responses the oracle counts correct (one committed final number, the sum).
 
     temperature=0 is greedy decoding (the model's single best answer); temperature=1 samples
     from the policy itself, which is what GRPO optimises, so it is the fair before/after
     measure. Several samples per prompt reduce the noise of the sampled accuracy."""
+    return arithmetic_report(policy, tok, prompts, temperature, samples_per_prompt, max_new_tokens, seed)["accuracy"]
+
+
+def arithmetic_report(
+    policy: GPT,
+    tok: Tokenizer,
+    prompts: Sequence[Prompt],
+    temperature: float = 0.0,
+    samples_per_prompt: int = 1,
+    max_new_tokens: int = 12,
+    seed: int = 0,
+) -> dict[str, float]:
+    """`arithmetic_accuracy`'s samples, read twice: "accuracy" (the fraction correct) and
+    "several candidates" (the fraction whose final answer offers more than one number,
+    `oracle.answer_candidates`: the hedging a lax verifier would reward)."""
     device = next(policy.parameters()).device
     repeated = [p for p in prompts for _ in range(samples_per_prompt)]
     generator = torch.Generator(device=device).manual_seed(seed)
     out = rollout.generate(policy, tok, [p.text for p in repeated], max_new_tokens, temperature, generator=generator)
-    return sum(oracle.score(p, r).correct for p, r in zip(repeated, out.responses)) / len(repeated)
+    correct = sum(oracle.score(p, r).correct for p, r in zip(repeated, out.responses))
+    several = sum(len(oracle.answer_candidates(r)) > 1 for r in out.responses)
+    return {"accuracy": correct / len(repeated), "several candidates": several / len(repeated)}
 
 
 def build_grpo(stages) -> tuple[GPT, MetricsLog]:

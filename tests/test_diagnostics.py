@@ -19,6 +19,7 @@ EXPECTED = {
     "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs"],
     "ppo": ["reward-model score of sft", "reward-model score of ppo"],
     "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy",
+             "grpo greedy, several candidate numbers", "grpo sampled, several candidate numbers",
              "sft harmful compliance (20 samples per held-out prompt)", "grpo over-refusal (20 samples per held-out prompt)"],
     "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
                "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
@@ -34,7 +35,7 @@ def test_each_stage_reports_its_numbers(stages, stage):
         assert key in values, f"{stage}: {key!r} missing from {sorted(values)}"
         assert isinstance(values[key], float) and math.isfinite(values[key])
     for key, v in values.items():
-        if "accuracy" in key or "compliance" in key or "refusal" in key or "agreement" in key:
+        if "accuracy" in key or "candidate" in key or "compliance" in key or "refusal" in key or "agreement" in key:
             assert 0.0 <= v <= 1.0, f"{stage}: {key} = {v} is not a rate"
 
 

@@ -72,6 +72,10 @@ def same_state(a: dict, b: dict) -> bool:
         ("The answer is 17.", 0.0),  # pitfall: "7" is a substring of "17", but 17 is wrong
         ("It is 5, no wait, the answer is 7.", 1.0),  # the last stated answer counts
         ("The answer is 7, or maybe it is 6.", 0.0),
+        ("3 plus 4 is 7 or 8.", 0.0),  # a hedge holding the answer earns nothing
+        ("3 plus 4 is 6, 7, 8 or 9.", 0.0),
+        ("3 plus 4 is 6-8.", 0.0),
+        ("3 plus 4 is 7 or so.", 0.0),
     ],
 )
 def test_arithmetic_reward_is_exact_answer(response, reward):

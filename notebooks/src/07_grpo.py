@@ -77,14 +77,21 @@ tok, world = stages.tokenizer, stages.world
 # %% [markdown] en
 # ## 1. A reward you can check
 #
-# `grpo.arithmetic_reward` asks the oracle whether the *last* "is N" of the response is the right
-# sum: 1 if so, else 0. An optional format bonus rewards the exact form of the SFT answers, `a plus b is N.`,
-# right or wrong. What does the checker make of a few responses to "What is 7 plus 5?"
+# `grpo.arithmetic_reward` asks the oracle whether the response commits to the right sum: 1 if so,
+# else 0. The oracle reads the text after the *last* "is" of the response; it counts the answer
+# correct only when that text holds exactly one number, with no "or", and the number is the sum. A
+# list ("12, 13 or 14"), a range ("11-13") or "12 or so" is a hedge and earns 0, even with 12 among
+# the candidates (`oracle.answer_candidates` lists them). An optional format bonus rewards the exact
+# form of the SFT answers, `a plus b is N.`, right or wrong. What does the checker make of a few
+# responses to "What is 7 plus 5?"
 
 # %% [markdown] zh
 # ## 1. 能检验的奖励
 #
-# `grpo.arithmetic_reward` 让预言机（oracle）检查回答中*最后一个* “is N” 是不是正确的和：是则得 1，否则得 0。
+# `grpo.arithmetic_reward` 让预言机（oracle）检查回答是否明确给出了正确的和：是则得 1，否则得 0。
+# 预言机读回答中*最后一个* “is” 之后的文字：只有这段文字里恰好有一个数、没有 “or”，并且这个数等于正确的和，才算答对。
+# 罗列（“12, 13 or 14”）、给范围（“11-13”）或说 “12 or so” 都是含糊其辞（hedge），即使候选里有 12 也得 0 分
+# （`oracle.answer_candidates` 会列出这些候选数）。
 # 还可以另加一个格式奖励，只要回答恰好是 SFT 示范的形式 `a plus b is N.` 就给，不论对错。对 “What is 7 plus 5?” 的几个回答，检查器怎么判？
 
 # %%
@@ -99,6 +106,8 @@ responses = [
     "7 plus 5 is 12. No, it is 13.",
     "7 plus 5 is 13. No, it is 12.",
     "7 plus 5 is 11 or 12 or 13.",
+    "7 plus 5 is 12 or 13.",
+    "7 plus 5 is 12, 13, 14 or 15.",
 ]
 print(f"{'response':<42} {'reward':>6} {'with format bonus 0.1':>22}")
 for response in responses:
@@ -114,10 +123,12 @@ for response in responses:
 # '7 plus 5 is 12. No, it is 13.'               0.0                    0.0
 # '7 plus 5 is 13. No, it is 12.'               1.0                    1.0
 # '7 plus 5 is 11 or 12 or 13.'                 0.0                    0.0
+# '7 plus 5 is 12 or 13.'                       0.0                    0.0
+# '7 plus 5 is 12, 13, 14 or 15.'               0.0                    0.0
 
 # %% [markdown] en
-# A verifiable reward is only as good as its verifier. This one reads one final answer, so a list of
-# guesses scores 0; but it accepts a wrong answer followed by a correction, and a policy that
+# A verifiable reward is only as good as its verifier. This one demands one committed final answer,
+# so a list of guesses scores 0 even when it holds the sum; but it accepts a wrong answer followed by a correction, and a policy that
 # learned to hedge "...is 13. No, it is 12." after seeing the sum would be rewarded for it. A
 # checker that accepted the right number *anywhere* in the response would teach the policy to list
 # numbers: reward hacking of a lax verifier.
@@ -128,7 +139,7 @@ for response in responses:
 # four training sums (`grpo.collect_groups` is step 1–2 of the training loop: sample and reward):
 
 # %% [markdown] zh
-# 可验证奖励的好坏取决于它的验证器（verifier）。这个验证器只读最后的那一个答案，所以罗列一串猜测得 0 分；
+# 可验证奖励的好坏取决于它的验证器（verifier）。这个验证器要求明确给出唯一的最终答案，所以罗列一串猜测得 0 分，即使其中有正确的和；
 # 但它接受“先错后改”的回答，如果策略学会在看到和以后含糊其辞地写 “...is 13. No, ...is 12.”，也会因此得分。
 # 如果检查器只要回答*任何位置*出现正确的数就给分，策略就会学着罗列数字：这就是验证器太宽松时的奖励投机（reward hacking）。
 #
