@@ -158,6 +158,9 @@ def grpo_loss(
         surrogate = min(ratio * A, clip(ratio, 1 - clip_eps, 1 + clip_eps_high) * A)
         per_token_loss = -surrogate + beta * k3,  k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1
 
+    (k3's value estimates KL(pi || ref); differentiated on tokens sampled from pi, its expected
+    gradient is that of KL(ref || pi), see `ppo.kl_estimate`.)
+
     then aggregated by `loss_type`:
         "grpo":    mean over completions of each completion's mean over its tokens
         "bnpo":    sum over all tokens / number of tokens

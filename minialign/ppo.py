@@ -95,6 +95,15 @@ def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k1") ->
 
     The sign matters: k1 is log pi - log ref. The reverse, log ref - log pi, estimates
     -KL(pi || ref), and a penalty built on it would *reward* drifting away from ref.
+
+    Where each is valid. All three *values* estimate KL(pi || ref), so any of them may be
+    logged. Their *gradients* differ with the way they enter training:
+    - in a detached reward (PPO's per-token penalty), an estimator f reaches the policy only
+      through the score function, E_pi[f * grad log pi]; that is grad KL(pi || ref) for k1
+      only, which is why PPO's reward always uses k1;
+    - as a differentiated loss term on tokens sampled from pi (GRPO's beta * k3), the expected
+      gradient E_pi[grad f] is grad KL(pi || ref) for k2, and grad KL(ref || pi) for k3.
+    `tests/test_ppo.py` checks all six cases exactly on a 5-token categorical.
     """
     if kind not in KL_ESTIMATORS:
         raise ValueError(f"kind must be one of {sorted(KL_ESTIMATORS)}, got {kind!r}")
@@ -379,8 +388,6 @@ class PPOConfig:
     """beta of the per-token KL penalty, or its start value when adaptive (InstructGPT: 0.02, fixed);
     the tiny reward model is easy to over-optimise, so it needs a tighter leash: at 0.05 with
     lr 1e-4, 60 iterations push its score up while the oracle's falls"""
-    kl_estimator: str = "k1"
-    """per-token KL estimator in the reward: k1 (unbiased, what the papers use), k2 or k3"""
     kl_controller: str = "fixed"
     """'fixed' or 'adaptive' (Ziegler et al. 2019, sec. 2.2)"""
     kl_target: float = 1.0
@@ -482,7 +489,8 @@ def collect_experience(
     # log-probs the ratio and the KL must use, for the policy and the reference alike
     old_logp = token_logprobs(logits / cfg.temperature, ids)  # (B, T-1)
     ref_logp = token_logprobs(ref(ids) / cfg.temperature, ids)  # (B, T-1)
-    kl = kl_estimate(old_logp, ref_logp, cfg.kl_estimator) * mask  # (B, T-1)
+    # k1, the only estimator whose score-function gradient is that of KL(pi || ref) (see kl_estimate)
+    kl = kl_estimate(old_logp, ref_logp, "k1") * mask  # (B, T-1)
     # the value at entry t is V(state before token t + 1), read at position t like the logits
     old_values = values[:, :-1] * mask  # (B, T-1)
     rm_scores = reward_model(ids, batch.attention_mask)  # (B,) read at the last real token
@@ -542,8 +550,6 @@ def _check_config(cfg: PPOConfig) -> None:
         raise ValueError(f"minibatch_size must be in 1 .. batch_size={cfg.batch_size}, got {cfg.minibatch_size}")
     if cfg.kl_controller not in KL_CONTROLLERS:
         raise ValueError(f"kl_controller must be one of {sorted(KL_CONTROLLERS)}, got {cfg.kl_controller!r}")
-    if cfg.kl_estimator not in KL_ESTIMATORS:
-        raise ValueError(f"kl_estimator must be one of {sorted(KL_ESTIMATORS)}, got {cfg.kl_estimator!r}")
 
 
 def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:

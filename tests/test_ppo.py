@@ -64,6 +64,68 @@ def test_kl_k1_and_k3_expectations_under_pi_equal_exact_kl():
         assert expectation == pytest.approx(exact, rel=1e-5), kind
 
 
+# The gradient each estimator passes on, computed exactly on a 5-token categorical pi = softmax(theta).
+# The two targets are written out from the definitions, independently of kl_estimate.
+PI_LOGITS = [0.9, 0.1, -0.2, -0.6, -1.1]
+REF_PROBS = [0.1, 0.15, 0.2, 0.25, 0.3]
+
+
+def _grad(fn) -> torch.Tensor:
+    theta = torch.tensor(PI_LOGITS, requires_grad=True)
+    fn(theta).backward()
+    return theta.grad
+
+
+def _grad_kl_pi_ref():
+    ref = torch.tensor(REF_PROBS)
+    return _grad(lambda th: (th.softmax(0) * (th.log_softmax(0) - ref.log())).sum())
+
+
+def _grad_kl_ref_pi():
+    ref = torch.tensor(REF_PROBS)
+    return _grad(lambda th: (ref * (ref.log() - th.log_softmax(0))).sum())
+
+
+def _score_function_gradient(kind):
+    """E_pi[f(a) * grad log pi(a)] with f detached: how a per-token reward reaches the policy."""
+    ref = torch.tensor(REF_PROBS)
+
+    def objective(th):
+        logp = th.log_softmax(0)
+        f = kl_estimate(logp.detach(), ref.log(), kind)
+        return (logp.exp().detach() * f * logp).sum()
+    return _grad(objective)
+
+
+def _loss_term_gradient(kind):
+    """E_pi[grad f(a)], tokens sampled from pi: how a differentiated loss term (GRPO's) reaches it."""
+    ref = torch.tensor(REF_PROBS)
+
+    def objective(th):
+        logp = th.log_softmax(0)
+        return (logp.exp().detach() * kl_estimate(logp, ref.log(), kind)).sum()
+    return _grad(objective)
+
+
+def test_in_a_detached_reward_only_k1_has_the_gradient_of_kl_pi_ref():
+    target = _grad_kl_pi_ref()
+    assert torch.allclose(_score_function_gradient("k1"), target, atol=1e-6)
+    for kind in ("k2", "k3"):
+        gap = (_score_function_gradient(kind) - target).abs().max().item()
+        assert gap > 1e-2, f"{kind} in a reward should not give grad KL(pi || ref) (gap {gap})"
+
+
+def test_as_a_loss_term_k2_gives_kl_pi_ref_and_k3_gives_kl_ref_pi():
+    assert torch.allclose(_loss_term_gradient("k2"), _grad_kl_pi_ref(), atol=1e-6)
+    assert torch.allclose(_loss_term_gradient("k3"), _grad_kl_ref_pi(), atol=1e-6)
+    assert (_grad_kl_pi_ref() - _grad_kl_ref_pi()).abs().max().item() > 1e-2  # the two really differ here
+
+
+def test_ppo_reward_has_no_estimator_switch_and_uses_k1():
+    from minialign.ppo import PPOConfig
+    assert "kl_estimator" not in PPOConfig.__dataclass_fields__
+
+
 def test_kl_unknown_kind_raises():
     with pytest.raises(ValueError, match="kind"):
         kl_estimate(t([0.0]), t([0.0]), "k4")

@@ -146,8 +146,13 @@ for kind in ("k1", "k2", "k3"):
 
 # %% [markdown] en
 # $k_1$ and $k_3$ both average to the exact value; $k_1$ does it with negative samples mixed in,
-# and with a larger spread. PPO's reward here uses $k_1$ (what the papers use, `PPOConfig.kl_estimator`),
-# and its *sign* matters: $\log \pi_{\text{ref}} - \log \pi_\theta$ would estimate $-\mathrm{KL}$ and reward drifting away.
+# and with a larger spread. Yet PPO's reward always uses $k_1$, and a lower variance is no reason to
+# swap in $k_3$. The per-token reward is detached: the penalty reaches the policy only through the
+# score function, as $\mathbb{E}_\pi[f(a)\,\nabla\log\pi_\theta(a)]$, and only $f = k_1$ makes that the
+# gradient of $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$; with $k_2$ or $k_3$ it is the gradient of
+# something else (`tests/test_ppo.py` computes all three exactly on this 5-token example). $k_2$ and $k_3$
+# are fine for *logging* the KL, and $k_3$ as a differentiated loss term is what GRPO uses (lesson 7).
+# The *sign* of $k_1$ matters too: $\log \pi_{\text{ref}} - \log \pi_\theta$ would estimate $-\mathrm{KL}$ and reward drifting away.
 #
 # ## 3. GAE, by hand
 #
@@ -156,8 +161,11 @@ for kind in ("k1", "k2", "k3"):
 # blends the one-step errors $\delta_t$ backwards in time:
 
 # %% [markdown] zh
-# $k_1$ 和 $k_3$ 的均值都等于精确值；$k_1$ 中夹杂着负的样本，波动也更大。这里 PPO 的奖励用的是 $k_1$（论文中的做法，见 `PPOConfig.kl_estimator`），
-# 而且它的*符号*很要紧：$\log \pi_{\text{ref}} - \log \pi_\theta$ 估计的是 $-\mathrm{KL}$，用它做惩罚反而会奖励策略跑远。
+# $k_1$ 和 $k_3$ 的均值都等于精确值；$k_1$ 中夹杂着负的样本，波动也更大。但 PPO 的奖励始终用 $k_1$，方差小并不是换成 $k_3$ 的理由。
+# 逐词元的奖励是脱离计算图（detached）的：惩罚只能通过得分函数（score function）以 $\mathbb{E}_\pi[f(a)\,\nabla\log\pi_\theta(a)]$ 的形式作用到策略上，
+# 只有 $f = k_1$ 时它才是 $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$ 的梯度；换成 $k_2$ 或 $k_3$，得到的是别的量的梯度
+# （`tests/test_ppo.py` 在这个 5 词元的例子上精确计算了三者）。$k_2$ 和 $k_3$ 适合用来*记录*KL，而把 $k_3$ 作为被求导的损失项，正是 GRPO 的做法（第 7 课）。
+# $k_1$ 的*符号*也很要紧：$\log \pi_{\text{ref}} - \log \pi_\theta$ 估计的是 $-\mathrm{KL}$，用它做惩罚反而会奖励策略跑远。
 #
 # ## 3. 手算 GAE
 #

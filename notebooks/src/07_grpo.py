@@ -57,11 +57,22 @@
 # and every token of completion $i$ gets the same advantage $A_i$ (Shao et al. 2024, eq. 3 and
 # sec. 4.1.2). The surrogate is PPO's clipped one; the KL to the reference is added to the loss
 # per token, with the $k_3$ estimator (always $\ge 0$), instead of being folded into the reward.
+#
+# A footnote on that term. Its *value* estimates $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$, as the
+# paper writes; but it is differentiated, on tokens sampled from $\pi_\theta$, and its *expected gradient*
+# is that of the reverse divergence, $\mathrm{KL}(\pi_{\text{ref}} \,\|\, \pi_\theta)$. Both are zero only at
+# $\pi_\theta = \pi_{\text{ref}}$, so it still pulls the policy back, but along a different path
+# (`tests/test_ppo.py` computes both gradients exactly on a 5-token example).
 
 # %% [markdown] zh
 # 对一个提示（prompt）$q$，策略采样 $G$ 个回答 $o_1, \dots, o_G$；每个回答得到一个奖励 $r_i$，回答 $i$ 的每个词元（token）
 # 都共享同一个优势（advantage）$A_i$（Shao 等人，2024，式 3 与 4.1.2 节）。替代目标（surrogate objective）就是 PPO 的裁剪版本；
 # 相对参考模型（reference model）的 KL 以 $k_3$ 估计量（恒 $\ge 0$）逐词元直接加进损失，而不是并入奖励。
+#
+# 关于这一项，补充一点。它的*值*估计的是 $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$，与论文写法一致；
+# 但它是在从 $\pi_\theta$ 采样的词元上被求导的，其*梯度的期望*却是反方向散度 $\mathrm{KL}(\pi_{\text{ref}} \,\|\, \pi_\theta)$ 的梯度。
+# 两者都只在 $\pi_\theta = \pi_{\text{ref}}$ 时为零，所以它仍会把策略拉回参考模型，只是走的路径不同
+# （`tests/test_ppo.py` 在一个 5 词元的例子上精确计算了这两个梯度）。
 
 # %%
 import matplotlib.pyplot as plt
