@@ -549,7 +549,8 @@ def judge_soft_label(logit_a_first: torch.Tensor, logit_b_first: torch.Tensor,
     p_first = torch.sigmoid(logit_a_first - logit_b_first)
     p_swapped = torch.sigmoid(logit_b_swapped - logit_a_swapped)  # response 1 is shown as (B)
     # a judge that favours a slot adds the same bias in both orders: the average cancels it
-    # (Bai et al. 2022, sec. 4.1; Zheng et al. 2023 measure this position bias in LLM judges)
+    # (Lee et al. 2023, sec. 2.1, describe this procedure; Zheng et al. 2023 measure this position
+    # bias in LLM judges)
     return (p_first + p_swapped) / 2
 
 

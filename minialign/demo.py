@@ -74,9 +74,9 @@ def demo_reward(stages: Stages, out: Path) -> None:
 
     rm = stages.get("reward")
     print(f"reward model ready (trained in {stages.timings.get('reward', 0):.0f}s)")
-    fn = getattr(reward, "heldout_accuracy", None)
-    if fn is not None:
-        print(f"held-out pairwise accuracy: {fn(stages):.1%}")
+    from .diagnostics import reward_diagnostics
+
+    print(f"held-out pairwise accuracy: {reward_diagnostics(stages)['held-out pairwise accuracy']:.1%}")
     world, tok = stages.world, stages.tokenizer
     rng = random.Random(stages.seed)
     for kind in KIND_ORDER:

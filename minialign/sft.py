@@ -1,8 +1,9 @@
 """Supervised fine-tuning (SFT): next-token loss on the response tokens only.
 
 The prompt is given, not generated, so the model is not trained to produce it; padding is
-not text at all. Both are masked out. Averaging over response tokens (not over the whole
-padded batch) keeps short and long answers on the same footing inside a batch.
+not text at all. Both are masked out. The loss is the mean over the batch's response tokens
+(not over the whole padded batch), so padding never changes it; a long answer still weighs
+more than a short one, having more tokens.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ def test_demo_aliases_and_unknown_stage(tmp_path, capsys):
     assert "choose one of" in capsys.readouterr().out
     # 'rm' is the reward model's demo under another name
     assert main(["demo", "rm", "--preset", "tiny", "--cache", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    assert "held-out pairwise accuracy: " in capsys.readouterr().out  # the accuracy its docstring promises
 
 
 def test_pipeline_with_a_subset_of_stages_and_an_unknown_one(tmp_path, capsys):

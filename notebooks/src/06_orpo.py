@@ -504,7 +504,7 @@ print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs
 # %% [markdown] en
 # **What to notice**
 # - ORPO is SFT with a preference term: the NLL of the chosen responses dominates its loss, and the
-#   odds-ratio term, weighted by $\lambda = 0.1$, separates chosen from rejected. During training the
+#   odds-ratio term, weighted by $\lambda$ (0.6 in this stage, 0.1 in the paper), separates chosen from rejected. During training the
 #   share of pairs with a positive log odds ratio climbs towards 90% and more, and the NLL falls too:
 #   the model learns the chosen responses and learns to prefer them at once.
 # - The odds ratio is computed from per-token *averages*; with sums it would collapse into a
@@ -520,7 +520,7 @@ print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - ORPO 就是带偏好项的监督微调：优选回答上的负对数似然在损失中占主导，权重为 $\lambda = 0.1$ 的几率比项负责把优选和劣选分开。
+# - ORPO 就是带偏好项的监督微调：优选回答上的负对数似然在损失中占主导，权重为 $\lambda$（本阶段取 0.6，论文取 0.1）的几率比项负责把优选和劣选分开。
 #   训练中，对数几率比为正的偏好对所占比例一路升到九成甚至更高，负对数似然也在下降：模型在学会优选回答的同时，也学会了偏好它们。
 # - 几率比由每词元的*平均*对数概率算出；如果用总和，它会退化成一个由长度主导的对数似然之差。
 # - 在这里，ORPO 和 DPO 的评估结果相当，而 ORPO 只用了一个模型，DPO 用了两个；对比两者的 KL 一列：
