@@ -31,7 +31,7 @@ import torch
 from minialign import oracle, rollout
 from minialign.data import ChatBatch, batches_of, collate_chat, draw_examples
 from minialign.logprobs import masked_mean, masked_sum, response_mask, token_kl, token_logprobs
-from minialign.model import GPT
+from minialign.model import GPT, require_no_dropout
 from minialign.ppo import _check_shape, kl_estimate, rollout_response_mask
 from minialign.tokenizer import Tokenizer
 from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step
@@ -406,14 +406,16 @@ def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRP
     Returns:
         one metrics row per iteration: reward, accuracy (of the sampled completions),
         zero_spread (fraction of groups with no reward spread), kl (mean k3 per token),
-        response_len, and the first update's clipfrac, ratio_mean, loss, grad_norm and
-        anchor_kl (the off-task KL, when cfg.anchor_coef > 0).
+        response_len, the first update's clipfrac, ratio_mean, loss, grad_norm and
+        anchor_kl (the off-task KL, when cfg.anchor_coef > 0), and the last update's
+        last_clipfrac and last_ratio_mean (on the first, the ratio is 1 by construction).
     """
     cfg = cfg or GRPOConfig()
     if cfg.temperature <= 0:
         raise ValueError(f"temperature must be > 0 (GRPO samples a group), got {cfg.temperature}")
     if cfg.updates_per_rollout < 1:
         raise ValueError(f"updates_per_rollout must be >= 1, got {cfg.updates_per_rollout}")
+    require_no_dropout(policy, "GRPO")
     if policy is ref:
         raise ValueError("policy and ref are the same model; pass a frozen copy as ref "
                          "(policy = stages.fresh_copy('sft'), ref = stages.get('sft'))")
@@ -445,11 +447,13 @@ def train_grpo(policy: GPT, ref: GPT, tok: Tokenizer, world: MiniWorld, cfg: GRP
             grad_norm = optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
             if update == 0:
                 first = {"loss": loss.item(), "grad_norm": grad_norm, **stats}
+            # the first update's ratio is 1 by construction; the last one shows what the clip did
+            last = {"last_clipfrac": stats["clipfrac"], "last_ratio_mean": stats["ratio_mean"]}
         policy.eval()
         accuracy = groups.correct.float().mean().item()
         log.log(it, reward=groups.rewards.mean().item(), accuracy=accuracy,
                 zero_spread=zero_spread_fraction(groups.rewards, cfg.group_size),
-                response_len=groups.mask.sum(dim=1).mean().item(), seconds=time.time() - t0, **first)
+                response_len=groups.mask.sum(dim=1).mean().item(), seconds=time.time() - t0, **first, **last)
         bar.update(accuracy=accuracy, kl=first["kl"])
     bar.close()
     return log

@@ -296,6 +296,16 @@ class GPT(nn.Module):
         return model
 
 
+def require_no_dropout(model: nn.Module, method: str) -> None:
+    """Raise if `model` has active dropout. PPO and GRPO compare the updated policy's log-probs
+    with the sampler's (ratio = 1 on the first update): a train-mode forward with dropout would
+    draw a different network each time and break that identity silently."""
+    active = [m.p for m in model.modules() if isinstance(m, nn.Dropout) and m.p > 0]
+    if active:
+        raise ValueError(f"{method} needs a policy without dropout (the ratio to the sampler must be 1 "
+                         f"before the first step), got dropout p={active[0]}; build it with GPTConfig(dropout=0.0)")
+
+
 def sample_next(
     logits: torch.Tensor,  # (B, V) logits of the next token
     temperature: float = 1.0,

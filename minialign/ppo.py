@@ -38,7 +38,7 @@ from minialign.logprobs import (
     response_mask,
     token_logprobs,
 )
-from minialign.model import GPT
+from minialign.model import GPT, require_no_dropout
 from minialign.tokenizer import Tokenizer
 from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step
 from minialign.world import MiniWorld, Prompt
@@ -578,6 +578,7 @@ def train_ppo(
     """
     cfg = cfg or PPOConfig()
     _check_config(cfg)
+    require_no_dropout(policy, "PPO")
     if policy is ref:
         raise ValueError("policy and ref are the same model; pass a frozen copy as ref "
                          "(policy = stages.fresh_copy('sft'), ref = stages.get('sft'))")

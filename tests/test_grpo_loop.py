@@ -151,6 +151,22 @@ def test_train_grpo_runs_and_logs(world, tok):
     assert row["zero_spread"] == 1.0  # a random model gets nothing right
 
 
+def test_train_grpo_logs_the_last_updates_clip_statistics(world, tok):
+    log = train_grpo(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok, world,
+                     small_cfg(updates_per_rollout=3, format_reward=0.5, lr=5e-2))
+    row = log.rows[0]
+    assert row["ratio_mean"] == pytest.approx(1.0)  # the first update: ratio 1 by construction
+    assert row["clipfrac"] == 0.0
+    assert row["last_ratio_mean"] != pytest.approx(1.0, abs=1e-6)  # the last: the policy has moved
+
+
+def test_train_grpo_rejects_a_policy_with_dropout(world, tok):
+    torch.manual_seed(0)
+    leaky = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=16, dropout=0.1))
+    with pytest.raises(ValueError, match="dropout"):
+        train_grpo(leaky, tiny_gpt(tok, seed=1), tok, world, small_cfg())
+
+
 def test_groups_are_consecutive_rows_of_the_same_prompt(world, tok):
     cfg = small_cfg()
     prompts = world.prompts("train", "arithmetic")[:2]

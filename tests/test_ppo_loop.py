@@ -159,6 +159,13 @@ def test_policy_and_reference_must_be_different_objects(world, tok):
         train_ppo(policy, policy, RewardModel(tiny_gpt(tok, seed=2)), tok, world, small_cfg())
 
 
+def test_train_ppo_rejects_a_policy_with_dropout(world, tok):
+    torch.manual_seed(0)
+    leaky = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=16, dropout=0.1))
+    with pytest.raises(ValueError, match="dropout"):
+        train_ppo(leaky, tiny_gpt(tok, seed=1), RewardModel(tiny_gpt(tok, seed=2)), tok, world, small_cfg())
+
+
 def test_adaptive_controller_raises_kl_coef_when_kl_is_above_target(world, tok):
     # a reference unlike the policy gives a KL far above a tiny target: the coefficient must grow
     cfg = small_cfg(iterations=2, kl_controller="adaptive", kl_coef=0.1, kl_target=1e-3, kl_horizon=6)
