@@ -198,8 +198,9 @@ def dpo_loss(
 def dpo_metrics(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> dict[str, float]:
     """Batch summaries of the implicit rewards, as logged during DPO training.
 
-    "rewards/accuracy" is the fraction of pairs whose chosen reward is strictly higher (a tie
-    counts as wrong); "rewards/margin" the mean of chosen - rejected. Watch both: the margin
+    "rewards/accuracy" is the fraction of pairs whose chosen reward is higher, a tie counting
+    1/2 (the convention of `reward.preference_accuracy`; at the start, where policy = ref and
+    every reward is 0, it reads 0.5); "rewards/margin" the mean of chosen - rejected. Watch both: the margin
     can grow while chosen rewards fall, when the policy pushes y_l down faster than y_w.
 
     Args:
@@ -209,7 +210,7 @@ def dpo_metrics(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) ->
     check_batch_vectors(chosen_rewards=chosen_rewards, rejected_rewards=rejected_rewards)
     chosen, rejected = chosen_rewards.detach().float(), rejected_rewards.detach().float()
     return {
-        "rewards/accuracy": (chosen > rejected).float().mean().item(),
+        "rewards/accuracy": ((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean().item(),
         "rewards/margin": (chosen - rejected).mean().item(),
         "rewards/chosen": chosen.mean().item(),
         "rewards/rejected": rejected.mean().item(),

@@ -107,7 +107,7 @@ def orpo_loss(
         lam: >= 0, weight of the odds-ratio term (lam = 0 is plain SFT).
     Returns:
         loss (scalar tensor), metrics {"nll", "or_loss", "log_odds" (batch mean),
-        "odds_ratio_accuracy" (fraction of pairs with log_odds > 0)} as floats.
+        "odds_ratio_accuracy" (fraction of pairs with log_odds > 0, a tie at 0 counting 1/2)} as floats.
     """
     check_batch_vectors(
         chosen_nll=chosen_nll, chosen_avg_logps=chosen_avg_logps, rejected_avg_logps=rejected_avg_logps
@@ -122,7 +122,7 @@ def orpo_loss(
         "nll": nll.item(),
         "or_loss": or_loss.item(),
         "log_odds": log_odds.mean().item(),
-        "odds_ratio_accuracy": (log_odds > 0).float().mean().item(),
+        "odds_ratio_accuracy": ((log_odds > 0).float() + 0.5 * (log_odds == 0).float()).mean().item(),
     }
     return loss, metrics
 

@@ -210,12 +210,12 @@ def test_sigmoid_loss_stable_for_large_margins():
     assert losses.tolist() == pytest.approx([1000.0, 0.0], abs=1e-3)
 
 
-def test_dpo_metrics_hand_values_and_tie_is_not_accurate():
+def test_dpo_metrics_hand_values_and_a_tie_counts_half():
     chosen = torch.tensor([0.3, -0.1, 0.2])
     rejected = torch.tensor([0.1, 0.2, 0.2])
     metrics = dpo_metrics(chosen, rejected)
-    # wins: yes, no, tie (no) -> 1/3; margins 0.2, -0.3, 0.0 -> mean -0.1/3
-    assert metrics["rewards/accuracy"] == pytest.approx(1 / 3)
+    # wins: yes, no, tie (1/2) -> 1.5/3; margins 0.2, -0.3, 0.0 -> mean -0.1/3
+    assert metrics["rewards/accuracy"] == pytest.approx(0.5)
     assert metrics["rewards/margin"] == pytest.approx(-0.1 / 3, abs=1e-6)
     assert metrics["rewards/chosen"] == pytest.approx(0.4 / 3, abs=1e-6)
     assert metrics["rewards/rejected"] == pytest.approx(0.5 / 3, abs=1e-6)

@@ -130,7 +130,7 @@ EXPECTED = {
     "02-7": (2 * 1.0 + 8 * 0.5) / (2 + 8),
     "03-1": _bt_loss(1.5 - 0.5),
     "03-2": (_bt_loss(1.5 + _H - 0.5) - _bt_loss(1.5 - _H - 0.5)) / (2 * _H),  # finite difference
-    "03-5": sum(c > r for c, r in [(1.0, 0.2), (0.3, 0.9), (2.0, -1.0), (0.5, 0.5)]) / 4,
+    "03-5": sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in [(1.0, 0.2), (0.3, 0.9), (2.0, -1.0), (0.5, 0.5)]) / 4,
     "04-1": _gae_first([0.0, 1.0], [0.5, 0.8, 0.0], 1.0, 0.95),
     "04-2": _gae_first([0.0, 1.0], [0.5, 0.8, 0.0], 1.0, 0.95) + 0.5,
     "04-3": (math.exp(-0.5) - 1) - (-0.5),  # rho = pi_ref/pi = e^-0.5
@@ -161,7 +161,7 @@ CLASSIC_MISTAKES = {
     "02-3": 4,  # off-by-one: the token index instead of the shifted index
     "02-4": 19.5 / 9,  # mean over prompt and padding too
     "02-7": 0.75,  # per-sequence mean
-    "03-5": 0.75,  # ties counted as correct
+    "03-5": 0.5,  # ties counted as wrong (0.75: as correct)
     "04-1": 0.3,  # lambda ignored (one-step TD)
     "04-3": 0.5,  # k1 instead of k3
     "04-6": 1.2,  # clipped on the wrong side
