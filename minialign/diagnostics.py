@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
+
 from . import cai, evaluate, grpo, reward
 from .stages import Stages
 
@@ -31,15 +33,18 @@ def reward_diagnostics(stages: Stages) -> dict[str, float]:
 
 
 def ppo_diagnostics(stages: Stages) -> dict[str, float]:
-    """Mean reward-model score of SFT's and PPO's sampled responses to the held-out prompts."""
+    """Mean reward-model score of SFT's and PPO's sampled responses to the held-out prompts,
+    read from the sampled token ids themselves, as PPO's reward reads them (a response cut by
+    the token budget is scored where it stops, not re-tokenised and given an <|end|>)."""
     rm, tok = stages.get("reward"), stages.tokenizer
     prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     out = {}
     for name in ("sft", "ppo"):
         # the evaluation table's samples: same prompts, same seed
-        responses = evaluate.sample_responses(stages.get(name), tok, prompts, seed=stages.seed).responses
-        texts = [p.text for p in prompts]
-        out[f"reward-model score of {name}"] = reward.score_texts(rm, tok, texts, responses).mean().item()
+        batch = evaluate.sample_responses(stages.get(name), tok, prompts, seed=stages.seed).batch
+        with torch.no_grad():
+            scores = rm(batch.input_ids, batch.attention_mask)  # (B,) at the last real token
+        out[f"reward-model score of {name}"] = scores.mean().item()
     return out
 
 

@@ -50,3 +50,17 @@ def test_the_pipeline_caches_them_and_reads_the_cache_back(stages):
 
 def test_stages_without_diagnostics_report_nothing(stages):
     assert pipeline._diagnostics(stages, "dpo") == {}
+
+
+def test_ppo_diagnostics_score_the_sampled_ids_as_ppo_does(stages):
+    # PPO's reward reads the rollout's own token ids; re-tokenising the decoded text and adding
+    # an <|end|> would score a different sequence wherever a response ran out of tokens
+    import torch
+
+    from minialign import evaluate
+    values = DIAGNOSTICS["ppo"](stages)
+    prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
+    out = evaluate.sample_responses(stages.get("sft"), stages.tokenizer, prompts, seed=stages.seed)
+    with torch.no_grad():
+        ids_score = stages.get("reward")(out.batch.input_ids, out.batch.attention_mask).mean().item()
+    assert values["reward-model score of sft"] == pytest.approx(ids_score, abs=1e-6)
