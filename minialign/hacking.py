@@ -47,9 +47,12 @@ def reward_hacking_experiment(
     model plus `cfg.length_bonus` per token, and compare.
 
     Returns a dict:
-        "logs": {run name: MetricsLog} with per-iteration "score" (the reward model alone),
-            "oracle", "kl", "response_len", ... (plot with `plots.plot_reward_hacking`);
-        "summary": {run name: {first and last value of score, oracle, kl, response_len}};
+        "logs": {run name: MetricsLog} with per-iteration "total_score" (what PPO is told to
+            raise: the reward model plus the length bonus), "score" (the reward model alone),
+            "oracle", "kl", "response_len", "unfinished" (responses cut off before <|end|>,
+            which PPO's missing_eos_penalty charges) ... (plot with `plots.plot_reward_hacking`);
+        "summary": {run name: {first and last value of total_score, score, oracle, kl,
+            response_len, unfinished}};
         "examples": {run name: [(prompt, greedy response)]} on a few held-out prompts.
     Cached with the stages (`Stages.cached_result`): later calls return at once.
     """
@@ -68,7 +71,7 @@ def reward_hacking_experiment(
             run_cfg = dataclasses.replace(cfg, kl_coef=kl_coef, kl_controller="fixed")
             logs[name] = train_ppo(policy, ref, reward_model, stages.tokenizer, stages.world, run_cfg).rows
             first, last = logs[name][0], logs[name][-1]
-            summary[name] = {f"{key}_{when}": row[key] for key in ("score", "oracle", "kl", "response_len")
+            summary[name] = {f"{key}_{when}": row[key] for key in ("total_score", "score", "oracle", "kl", "response_len", "unfinished")
                              for when, row in (("first", first), ("last", last))}
             out = rollout.generate(policy, stages.tokenizer, prompts, cfg.max_new_tokens, temperature=0.0,
                                    generator=torch.Generator().manual_seed(0))
@@ -77,7 +80,7 @@ def reward_hacking_experiment(
 
     # two PPO runs: computed once, then read back from the cache with the stages
     key = {"sft": stages.identity("sft"), "reward": stages.identity("reward"), "ppo": dataclasses.asdict(cfg),
-           "kl_coefs": list(kl_coefs), "n_examples": n_examples, "v": 1}
+           "kl_coefs": list(kl_coefs), "n_examples": n_examples, "v": 2}
     result = stages.cached_result("reward-hacking", key, compute)
     logs = {}
     for name, rows in result["logs"].items():

@@ -162,11 +162,15 @@ def plot_judge_labels(p_first, first_is_better, path: str | Path | None = None, 
 
 # --- RL: PPO, GRPO, reward hacking (issue 4) ---------------------------------------------------
 def plot_reward_hacking(logs: Mapping[str, MetricsLog], path: str | Path | None = None):
-    """Three panels against PPO iteration, one line per run (`hacking.reward_hacking_experiment`):
-    the reward model's score (what PPO is told to raise), the oracle's score (what we want),
-    and the KL to the SFT model. Over-optimisation shows as the first rising while the second falls."""
-    panels = {"score": "reward-model score", "oracle": "oracle score (the truth)", "kl": "KL to SFT per response"}
-    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3.3))
+    """Five panels against PPO iteration, one line per run (`hacking.reward_hacking_experiment`):
+    what PPO is told to raise (the reward model's score plus the length bonus), the reward
+    model's score alone, the oracle's score (what we want), the KL to the SFT model, and the
+    fraction of responses cut off before <|end|>. Over-optimisation shows as the first rising
+    while the oracle falls."""
+    panels = {"total_score": "what PPO raises: RM + length bonus", "score": "reward-model score alone",
+              "oracle": "oracle score (the truth)", "kl": "KL to SFT per response",
+              "unfinished": "responses without <|end|>"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(16, 3.3))
     for ax, (key, title) in zip(axes, panels.items()):
         for name, log in logs.items():
             steps, values = log.series(key)

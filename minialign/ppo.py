@@ -148,6 +148,24 @@ def per_token_rewards(
     return rewards
 
 
+def shape_scores(scores: torch.Tensor, finished: torch.Tensor, mean: float, std: float,
+                 missing_eos_penalty: float) -> torch.Tensor:
+    """The score each response's last token receives: normalised, then penalised when unfinished,
+
+        (scores - mean) / std - missing_eos_penalty * [response did not reach <|end|>]
+
+    Args:
+        scores: (B,) raw scores (reward model, plus any length bonus).
+        finished: (B,) bool, True where the response ended with <|end|>.
+        mean, std: the normalisation (0 and 1 for none).
+        missing_eos_penalty: in units of the normalised score; 0 = off.
+    """
+    _check_shape("finished", finished, scores.shape, "scores.shape (B,)")
+    if finished.dtype != torch.bool:
+        raise ValueError(f"finished must be a bool tensor, got {finished.dtype}")
+    return (scores - mean) / std - missing_eos_penalty * (~finished).to(scores.dtype)
+
+
 @torch.no_grad()
 def compute_gae(
     rewards: torch.Tensor,
@@ -397,6 +415,10 @@ class PPOConfig:
     normalize_score: bool = True
     """rescale RM scores to mean 0, std 1 on the first rollout (the SFT policy), as Ziegler et al.
     2019 normalise their reward model, so that kl_coef means the same for any reward model"""
+    missing_eos_penalty: float = 1.0
+    """subtracted from the (normalised) score of every response that ran out of max_new_tokens
+    before <|end|> (TRL's name): the reward model reads such a response at whatever token came
+    last, so without it a cut-off ramble may score as well as a finished answer; 0 = off"""
     length_bonus: float = 0.0
     """added to the score per response token: a deliberately flawed reward for the reward-hacking
     lesson (reward models are known to favour length, Singhal et al. 2023); 0 in real use"""
@@ -465,7 +487,10 @@ class Experience:
     rm_scores: torch.Tensor
     """(B,) reward-model score at the last real token"""
     scores: torch.Tensor
-    """(B,) the score PPO maximises: rm_scores (+ length_bonus * response length)"""
+    """(B,) rm_scores (+ length_bonus * response length), before normalisation and the
+    missing-<|end|> penalty (`train_ppo` applies both)"""
+    finished: torch.Tensor
+    """(B,) bool: the response reached <|end|> within max_new_tokens"""
 
 
 @torch.no_grad()
@@ -495,7 +520,8 @@ def collect_experience(
     old_values = values[:, :-1] * mask  # (B, T-1)
     rm_scores = reward_model(ids, batch.attention_mask)  # (B,) read at the last real token
     scores = rm_scores + cfg.length_bonus * mask.sum(dim=1)  # (B,)
-    return Experience(batch, out.responses, mask, old_logp, ref_logp, old_values, kl, rm_scores, scores)
+    return Experience(batch, out.responses, mask, old_logp, ref_logp, old_values, kl, rm_scores, scores,
+                      out.finished.to(device))
 
 
 def ppo_update(
@@ -550,6 +576,8 @@ def _check_config(cfg: PPOConfig) -> None:
         raise ValueError(f"minibatch_size must be in 1 .. batch_size={cfg.batch_size}, got {cfg.minibatch_size}")
     if cfg.kl_controller not in KL_CONTROLLERS:
         raise ValueError(f"kl_controller must be one of {sorted(KL_CONTROLLERS)}, got {cfg.kl_controller!r}")
+    if cfg.missing_eos_penalty < 0:
+        raise ValueError(f"missing_eos_penalty must be >= 0 (it is subtracted), got {cfg.missing_eos_penalty}")
 
 
 def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -573,7 +601,9 @@ def train_ppo(
         tok, world: the tokenizer and the world whose training prompts are sampled.
     Returns:
         one metrics row per iteration: score (RM), total_score (what PPO maximises: RM +
-        length bonus), oracle (the world's judge of the same responses), kl (per response, summed over tokens), kl_coef, response_len, and the
+        length bonus, before normalisation and the missing-<|end|> penalty), unfinished (the
+        fraction of responses without <|end|>), oracle (the world's judge of the same
+        responses), kl (per response, summed over tokens), kl_coef, response_len, and the
         update's means of policy/clipfrac, policy/approx_kl, value/loss, entropy, ...
     """
     cfg = cfg or PPOConfig()
@@ -599,7 +629,7 @@ def train_ppo(
         exp = collect_experience(model, ref, reward_model, tok, [p.text for p in prompts], cfg, sample_generator)
         if it == 0 and cfg.normalize_score:
             score_mean, score_std = exp.scores.mean().item(), exp.scores.std().item() + 1e-8
-        scores = (exp.scores - score_mean) / score_std  # (B,)
+        scores = shape_scores(exp.scores, exp.finished, score_mean, score_std, cfg.missing_eos_penalty)  # (B,)
         rewards = per_token_rewards(scores, exp.kl, exp.mask, kl_ctl.value)  # (B, T-1)
         advantages, returns = compute_gae(rewards, exp.old_values, exp.mask, cfg.gamma, cfg.lam)
         advantages = whiten_advantages(advantages, exp.mask)
@@ -610,6 +640,7 @@ def train_ppo(
         kl_ctl.update(kl, cfg.batch_size)
         judged = oracle.score_many(prompts, exp.responses)
         log.log(it, score=exp.rm_scores.mean().item(), total_score=exp.scores.mean().item(), oracle=sum(s.total for s in judged) / len(judged),
+                unfinished=(~exp.finished).float().mean().item(),
                 kl=kl, kl_coef=kl_coef, response_len=exp.mask.sum(dim=1).mean().item(),
                 seconds=time.time() - t0, **stats)
         bar.update(score=exp.rm_scores.mean().item(), kl=kl)

@@ -14,6 +14,7 @@ from minialign.ppo import (
     per_token_rewards,
     ppo_policy_loss,
     ppo_value_loss,
+    shape_scores,
     whiten_advantages,
 )
 
@@ -124,6 +125,21 @@ def test_as_a_loss_term_k2_gives_kl_pi_ref_and_k3_gives_kl_ref_pi():
 def test_ppo_reward_has_no_estimator_switch_and_uses_k1():
     from minialign.ppo import PPOConfig
     assert "kl_estimator" not in PPOConfig.__dataclass_fields__
+
+
+def test_shape_scores_normalises_then_penalises_only_the_unfinished():
+    scores = t(3.0, 1.0, 2.0)
+    finished = torch.tensor([True, False, True])
+    # (3 - 2)/0.5 = 2, (1 - 2)/0.5 - 1 = -3, (2 - 2)/0.5 = 0
+    assert shape_scores(scores, finished, 2.0, 0.5, 1.0).tolist() == pytest.approx([2.0, -3.0, 0.0])
+    assert shape_scores(scores, finished, 0.0, 1.0, 0.0).tolist() == pytest.approx([3.0, 1.0, 2.0])  # off
+
+
+def test_shape_scores_rejects_a_mask_of_the_wrong_shape_or_type():
+    with pytest.raises(ValueError, match="finished"):
+        shape_scores(t(1.0, 2.0), torch.tensor([True]), 0.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="bool"):
+        shape_scores(t(1.0, 2.0), t(1.0, 0.0), 0.0, 1.0, 1.0)
 
 
 def test_kl_unknown_kind_raises():

@@ -159,6 +159,21 @@ def test_policy_and_reference_must_be_different_objects(world, tok):
         train_ppo(policy, policy, RewardModel(tiny_gpt(tok, seed=2)), tok, world, small_cfg())
 
 
+def test_unfinished_responses_are_logged_and_penalised(world, tok):
+    # 2 new tokens: a random tiny model never reaches <|end|>
+    rm = RewardModel(tiny_gpt(tok, seed=2))
+    runs = {}
+    for penalty in (0.0, 5.0):
+        runs[penalty] = train_ppo(tiny_gpt(tok), tiny_gpt(tok, seed=1), rm, tok, world,
+                                  small_cfg(max_new_tokens=2, missing_eos_penalty=penalty)).rows[0]
+    assert runs[0.0]["unfinished"] == 1.0 and runs[5.0]["unfinished"] == 1.0
+    # same rollout, same raw score; the penalty lowers every return, so the value loss differs
+    assert runs[0.0]["score"] == runs[5.0]["score"]
+    assert runs[0.0]["value/loss"] != pytest.approx(runs[5.0]["value/loss"])
+    with pytest.raises(ValueError, match="missing_eos_penalty"):
+        train_ppo(tiny_gpt(tok), tiny_gpt(tok, seed=1), rm, tok, world, small_cfg(missing_eos_penalty=-1.0))
+
+
 def test_train_ppo_rejects_a_policy_with_dropout(world, tok):
     torch.manual_seed(0)
     leaky = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=16, dropout=0.1))

@@ -319,12 +319,25 @@ plt.show()
 # lesson 3, with the SFT model as the frozen reference. The value head shares the policy's trunk
 # (`PolicyWithValueHead`); reward-model scores are normalised on the first rollout, so $\beta$ means the
 # same for any reward model.
+#
+# One more detail from practice (Huang et al. 2024, "The N implementation details of RLHF with PPO";
+# TRL calls it `missing_eos_penalty`). A response that runs out of `max_new_tokens` before `<|end|>`
+# is cut off, and the reward model reads it at whatever token came last: it may score a half-finished
+# ramble as well as a finished answer, and PPO would learn that stopping does not matter. So every
+# unfinished response loses `PPOConfig.missing_eos_penalty` (in units of the normalised score) on top
+# of its score. The run logs the fraction of unfinished responses per rollout; the last panel below
+# plots it.
 
 # %% [markdown] zh
 # ## 6. 训练策略
 #
 # `stages.get("ppo")` 会运行 `ppo.train_ppo`：从监督微调模型的副本出发，以第 3 课的奖励模型打分，以监督微调模型作为冻结的参考模型。
 # 价值头与策略共用主干（`PolicyWithValueHead`）；奖励模型的分数在第一次采样时做标准化，这样不论用哪个奖励模型，$\beta$ 的含义都相同。
+#
+# 还有一个来自实践的细节（Huang 等，2024，“The N implementation details of RLHF with PPO”；TRL 称之为 `missing_eos_penalty`）。
+# 回答如果写满 `max_new_tokens` 还没有输出 `<|end|>`，就会被截断，奖励模型只能在最后那个词元处读分：
+# 它可能给一段没写完的啰嗦话打出和完整回答一样高的分，PPO 就会学到“停不停无所谓”。所以每个没写完的回答，
+# 在分数之外还要再扣掉 `PPOConfig.missing_eos_penalty`（以标准化后的分数为单位）。训练会记录每次采样中未写完的回答所占比例，下图最后一栏画的就是它。
 
 # %%
 stages = Stages("cpu", seed=0)
@@ -335,7 +348,8 @@ policy = stages.get("ppo")
 print(f"PPO trained in {stages.timings['ppo']:.0f} s")
 plots.plot_rl_curves(stages.metrics("ppo"), {"score": "reward-model score", "oracle": "oracle score",
                                              "kl": "KL to SFT per response", "response_len": "response tokens",
-                                             "policy/clipfrac": "clip fraction"}, title="PPO")
+                                             "policy/clipfrac": "clip fraction",
+                                             "unfinished": "responses without <|end|>"}, title="PPO")
 plt.show()
 
 # %% [markdown] en
@@ -389,7 +403,8 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # the same short PPO twice from the SFT model, once with $\beta = 0$ and once with $\beta = 0.2$, against
 # a reward that makes the flaw explicit: the reward model's score plus a small bonus per response
 # token (reward models are known to favour length; Singhal et al. 2023). It logs what PPO is told
-# to raise and what we actually want, the oracle.
+# to raise (the first panel: the reward model plus the bonus), the reward model's score alone, what
+# we actually want (the oracle), and how many responses are cut off before `<|end|>`.
 
 # %% [markdown] zh
 # ## 8. 奖励投机：KL 项为什么必不可少
@@ -397,7 +412,8 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # 第 3 课发现奖励模型喜欢废话：在好的回答后面添句子，它的分数上升，预言机（oracle）的分数却下降。PPO 会怎样利用这一点？
 # `hacking.reward_hacking_experiment` 从监督微调模型出发，把同一个短程 PPO 跑两遍：一遍 $\beta = 0$，一遍 $\beta = 0.2$。
 # 奖励故意把这个缺陷放大：奖励模型的分数，再加上每个回答词元一点小小的奖励（奖励模型偏爱长回答是已知现象；Singhal 等，2023）。
-# 实验同时记录 PPO 被要求提高的分数和我们真正想要的东西，即预言机的分数。
+# 实验同时记录 PPO 被要求提高的分数（第一栏：奖励模型加长度奖励）、奖励模型自己的分数、我们真正想要的东西（预言机的分数），
+# 以及有多少回答在 `<|end|>` 之前就被截断。
 
 # %%
 # two short PPO runs (20 iterations each): about a minute on a 2-core CPU the first time, then read from the cache
@@ -405,8 +421,10 @@ result = hacking.reward_hacking_experiment(stages)
 plots.plot_reward_hacking(result["logs"])
 plt.show()
 for name, s in result["summary"].items():
-    print(f"{name:<12} RM score {s['score_first']:+.2f} -> {s['score_last']:+.2f}   oracle {s['oracle_first']:+.2f} -> {s['oracle_last']:+.2f}"
-          f"   KL {s['kl_first']:.1f} -> {s['kl_last']:.1f}   tokens {s['response_len_first']:.0f} -> {s['response_len_last']:.0f}")
+    print(f"{name:<12} RM + bonus {s['total_score_first']:+.2f} -> {s['total_score_last']:+.2f}"
+          f"   RM score {s['score_first']:+.2f} -> {s['score_last']:+.2f}   oracle {s['oracle_first']:+.2f} -> {s['oracle_last']:+.2f}"
+          f"   KL {s['kl_first']:.1f} -> {s['kl_last']:.1f}   tokens {s['response_len_first']:.0f} -> {s['response_len_last']:.0f}"
+          f"   unfinished {s['unfinished_first']:.0%} -> {s['unfinished_last']:.0%}")
 for name, examples in result["examples"].items():
     print(f"\n{name}")
     for prompt, response in examples[:2]:
