@@ -235,6 +235,24 @@ def compare(stages: "Stages", models: dict[str, nn.Module], baseline: nn.Module,
 
 
 
+def plain_dpo_row(stages: "Stages", seed: int = 0) -> EvalRow:
+    """The evaluation row of plain DPO: the "dpo" stage's config with nll_weight = 0 (the stage
+    itself is DPO + alpha * NLL of the chosen response, i.e. RPO), trained from the SFT model on
+    the same pairs and judged like `compare(stages, {...}, baseline=sft)` does, so the row sits
+    beside the stage's. Cached with the stages (`Stages.cached_result`)."""
+    cfg = dataclasses.replace(stages.config_of("dpo") or DPOConfig(), nll_weight=0.0)
+
+    def compute() -> dict:
+        sft = stages.get("sft")
+        set_seed(stages.seed)
+        policy = stages.fresh_copy("sft")
+        train_dpo(policy, stages.fresh_copy("sft"), stages.tokenizer, stages.world, cfg)  # as the stage does
+        return dataclasses.asdict(compare(stages, {"dpo plain (alpha=0)": policy}, baseline=sft, seed=seed)[0])
+
+    key = {"sft": stages.identity("sft"), "dpo": dataclasses.asdict(cfg), "seed": seed,
+           "n_eval": stages.preset.n_eval_prompts, "v": 1}
+    return EvalRow(**stages.cached_result("plain-dpo-row", key, compute))
+
 
 def dpo_beta_sweep(stages: "Stages", betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
                    seed: int = 0, **overrides) -> list[tuple[float, float, float]]:

@@ -42,7 +42,9 @@ TEXT = {
             "judged by the oracle. Win rate is against the SFT model's responses to the same prompts "
             "(ties count one half). Harmful compliance is measured on harmful prompts, over-refusal on "
             "benign prompts that sound scary, KL is per token against the SFT model on the model's own samples. "
-            "Training time is the stage's own time (cached stages keep the time they took when trained)."
+            "Training time is the stage's own time (cached stages keep the time they took when trained). "
+            "The dpo and rlaif_dpo rows are DPO plus alpha times the NLL of the chosen response (RPO; "
+            "alpha = DPOConfig.nll_weight), not plain DPO; lesson 5 shows plain DPO beside it."
         ),
         "train_s": "training time (s)",
         "stages": "Stages", "stage": "stage", "status": "status", "trained": "trained now", "cached": "loaded from cache",
@@ -68,6 +70,8 @@ TEXT = {
             "胜率（win rate）是与 SFT 模型对同一批提示的回答相比（平局计一半）。有害顺从率（harmful compliance）"
             "在有害提示上统计，过度拒答率（over-refusal）在听起来危险但实际无害的提示上统计；KL 是模型在自己的样本上"
             "相对 SFT 模型的逐词元（per-token）KL 散度。训练时间是该阶段本身的耗时（从缓存加载的阶段保留其训练时的耗时）。"
+            "dpo 和 rlaif_dpo 两行是 DPO 加上 alpha 倍优选回答的负对数似然（RPO；alpha = DPOConfig.nll_weight），"
+            "不是纯 DPO；第 5 课把纯 DPO 与之并列展示。"
         ),
         "train_s": "训练时间（秒）",
         "stages": "各阶段", "stage": "阶段", "status": "状态", "trained": "本次训练", "cached": "从缓存加载",

@@ -85,3 +85,29 @@ def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
     again = hacking.reward_hacking_experiment(fresh, cfg=cfg, n_examples=2)
     assert again["summary"] == result["summary"] and again["examples"] == result["examples"]
     assert {n: log.rows for n, log in again["logs"].items()} == {n: log.rows for n, log in result["logs"].items()}
+
+
+def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path, monkeypatch):
+    import dataclasses
+
+    from minialign import evaluate
+
+    stages = Stages("tiny", seed=0, cache=tmp_path)
+    seen = []
+    real = evaluate.train_dpo
+
+    def spy(policy, ref, tok, world, cfg, **kw):
+        seen.append(cfg)
+        return real(policy, ref, tok, world, cfg, **kw)
+
+    monkeypatch.setattr(evaluate, "train_dpo", spy)
+    row = evaluate.plain_dpo_row(stages)
+    assert row.name == "dpo plain (alpha=0)" and row.n == stages.preset.n_eval_prompts
+    assert seen == [dataclasses.replace(stages.config_of("dpo"), nll_weight=0.0)]
+    assert stages.config_of("dpo").nll_weight > 0  # the stage is RPO, so the two differ
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the row is cached")
+
+    monkeypatch.setattr(evaluate, "train_dpo", no_training)
+    assert repr(evaluate.plain_dpo_row(Stages("tiny", seed=0, cache=tmp_path))) == repr(row)  # NaN-safe

@@ -452,19 +452,29 @@ for kind, (a, b) in acc.items():
 # oracle compares the two responses to each prompt) and the KL to the SFT model per token, on the
 # model's own samples. KL measures how far training moved the model; it is the price the objective
 # of section 1 charges.
+#
+# Remember that the "dpo" stage is DPO plus the NLL term of section 4 ($\alpha$ = `nll_weight`), that
+# is RPO. To see what that term does, the table adds plain DPO ($\alpha = 0$): the same config, pairs
+# and seed, without it (`evaluate.plain_dpo_row`, one more short training run the first time).
 
 # %% [markdown] zh
 # ## 6. DPO 把模型变成了什么样
 #
 # 评估方式与第 2 课相同，只是多了两列：相对监督微调模型的胜率（win rate）（由预言机（oracle）比较两个模型对同一提示的回答），
 # 以及在模型自己的采样上、每个词元到监督微调模型的 KL。KL 衡量训练让模型移动了多远，也就是第 1 节的目标函数所收取的代价。
+#
+# 别忘了，“dpo” 这个阶段是 DPO 加上第 4 节的负对数似然项（$\alpha$ = `nll_weight`），也就是 RPO。
+# 为了看清这一项的作用，表中另加一行纯 DPO（$\alpha = 0$）：配置、偏好对和随机种子都相同，只是去掉这一项
+# （`evaluate.plain_dpo_row`，第一次运行时要多训练一小段）。
 
 # %%
 from IPython.display import Markdown, display
 
 from minialign import demo
 
-rows = evaluate.compare(stages, {"sft": sft, "dpo": policy}, baseline=sft)  # win rates against SFT; about 10 s a model
+rows = evaluate.compare(stages, {"sft": sft, f"dpo (RPO, alpha={dpo_cfg.nll_weight:g})": policy},
+                        baseline=sft)  # win rates against SFT; about 10 s a model
+rows.append(evaluate.plain_dpo_row(stages))  # plain DPO: about a minute the first time, then cached
 display(Markdown(evaluate.format_table(rows)))
 print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 
