@@ -271,12 +271,7 @@ class GRPOConfig:
     max_new_tokens: int = 12
     """completion budget, and dr_grpo's constant normaliser; '9 plus 8 is 17.' is 7 tokens"""
     anchor_coef: float = 0.3
-    """weight of the off-task KL anchor (`anchor_kl`): the exact KL to the reference on SFT
-    conversations of the other prompt kinds; 0 = none. The k3 penalty above only acts on the
-    sums GRPO samples, and the rest drifts without an anchor: seed 0, evaluation rows averaged
-    over 3 sampling seeds, SFT -> GRPO without the anchor: oracle reward +0.43 -> +0.32, factual
-    88% -> 81%, harmful compliance 28% -> 34%; with anchor_coef 0.3: +0.58, 87%, 25%, and the
-    held-out sums gain as much (sampled 55% without, 60% with)"""
+    """weight of the off-task KL anchor (`anchor_kl`, exact KL on SFT conversations of the other kinds); 0 = none"""
     anchor_batch_size: int = 32
     """SFT conversations in each update's anchor term"""
     anchor_pool: int = 4000

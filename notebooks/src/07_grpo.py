@@ -359,9 +359,9 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 #
 # One more term holds the rest of the model in place. The $k_3$ penalty is measured on the policy's
 # own answers to sums; nothing in it sees a fact, an advice question or a harmful request, yet every
-# update changes weights those answers share too. Left alone, the other columns drift: trained
-# without it, over three seeds, factual accuracy fell from 88% to 81%, and the oracle's overall
-# reward ended below the SFT model's (+0.33 against +0.40). So each update also adds `anchor_coef` times
+# update changes weights those answers share too. Left alone, the other columns drift: in our runs
+# without it, factual accuracy fell and the oracle's overall reward ended below the SFT model's. So
+# each update also adds `anchor_coef` times
 # `grpo.anchor_kl`: the exact KL from the policy to the SFT model, summed over the whole vocabulary,
 # on a batch of SFT conversations of the other prompt kinds. The policy reads those conversations;
 # it does not write them. InstructGPT meets the same problem with PPO-ptx, mixing pretraining
@@ -379,8 +379,8 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 # 用 `arithmetic_reward` 打分，再以冻结的监督微调模型为参考、取 $\beta = 0.04$，在 `grpo_loss` 上走几步梯度。
 #
 # 另外还有一项，负责让模型的其余部分保持原样。$k_3$ 惩罚是在策略自己对加减法题的回答上计算的，它看不到事实题、建议题，
-# 也看不到有害请求；可是每次更新改动的权重，这些回答同样在用。放任不管，表里其他各列就会漂移：不加这一项时，三个种子平均下来，
-# 事实准确率从 88% 降到 81%，预言机的总奖励最后低于监督微调模型（+0.33 对 +0.40）。所以每次更新还要加上 `anchor_coef` 乘以
+# 也看不到有害请求；可是每次更新改动的权重，这些回答同样在用。放任不管，表里其他各列就会漂移：在我们不加这一项的运行中，
+# 事实准确率下降，预言机的总奖励最后低于监督微调模型。所以每次更新还要加上 `anchor_coef` 乘以
 # `grpo.anchor_kl`：在一批其他类型提示的监督微调对话上，策略到监督微调模型的精确 KL，对整个词表求和。
 # 这些对话由策略来读，而不是由它来写。InstructGPT 遇到同样的问题时用的是 PPO-ptx，把预训练的梯度混进 PPO；
 # KL 锚（KL anchor）则让下一个词元的分布停留在参考模型原来的位置，而不必在这些文本上再训练一遍。
