@@ -2,6 +2,7 @@
 
     pipeline            train (or load) every stage and write the comparison report
     summary DIR...      mean and spread of several pipeline runs (e.g. one per seed)
+    report DIR...       the results page (English and Chinese) of several pipeline runs
     demo [STAGE]        one stage from its cached predecessors, before vs after
     quiz LESSON         the knowledge check of a lesson in the terminal
     grade               score table of your exercises
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p_pipe.add_argument("--stages", default=None, help="comma-separated subset of stages to run")
     p_sum = sub.add_parser("summary", help="mean and spread of several pipeline runs (e.g. one per seed)")
     p_sum.add_argument("runs", nargs="+", help="output folders of `pipeline --out DIR`")
+    p_rep = sub.add_parser("report", help="write the results page (EN and ZH) of several pipeline runs")
+    p_rep.add_argument("runs", nargs="+", help="output folders of `pipeline --out DIR`, e.g. one per seed")
+    p_rep.add_argument("--out", default="results", help="folder for RESULTS.md and RESULTS_CN.md (default: results)")
     p_demo = sub.add_parser("demo", help="one stage, before vs after (default: base vs SFT)")
     p_demo.add_argument("stage", nargs="?", default="sft", help="sft, reward, dpo, orpo, ppo, grpo, cai, rlaif")
     _common(p_demo)
@@ -64,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import summary_main
 
         return summary_main(args)
+    if args.command == "report":
+        from .report import report_main
+
+        return report_main(args)
     if args.command == "demo":
         from .demo import main as demo_main
 

@@ -42,6 +42,9 @@ METRICS = ("reward", *RATES)
 """the absolute columns: mean oracle score, then the rates"""
 PAIRED = ("win_rate", "decided_win_rate", "fixed", "broken", "headroom")
 """the columns against the baseline, besides the difference of every METRIC"""
+NOISE_FLOOR = "sft (resampled)"
+"""the noise-floor row: the SFT model again, sampled with other seeds, against SFT: what every
+paired column reads when nothing changed"""
 SCORE_EPS = 1e-9
 """two oracle scores closer than this are equal"""
 

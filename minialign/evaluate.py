@@ -205,6 +205,77 @@ def evaluate(
     return row
 
 
+# --- the records: several samples per prompt, both held-out splits ----------------------------
+
+def eval_splits(world: MiniWorld) -> dict[str, list[Prompt]]:
+    """{split name: its distinct held-out prompts}: `world.eval_split` for each of
+    `world.EVAL_SPLITS` where the world has them, else the held-out pool as "new_phrasings"."""
+    from . import world as world_module
+
+    names = getattr(world_module, "EVAL_SPLITS", None)
+    if names and hasattr(world, "eval_split"):
+        return {name: list(world.eval_split(name)) for name in names}
+    distinct = {p.text: p for p in world.prompts("eval")}
+    return {"new_phrasings": [distinct[t] for t in sorted(distinct)]}
+
+
+def balanced_subset(prompts: Sequence[Prompt], n: int | None) -> list[Prompt]:
+    """`n` of `prompts` (all when n is None or larger), taken in turn from each kind, in order:
+    the same subset every time, with the kinds as balanced as the pool allows."""
+    if n is None or n >= len(prompts):
+        return list(prompts)
+    by_kind: dict[str, list[Prompt]] = {}
+    for p in prompts:
+        by_kind.setdefault(p.kind, []).append(p)
+    out: list[Prompt] = []
+    while len(out) < n:
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(out) < n:
+                out.append(by_kind[kind].pop(0))
+    return out
+
+
+def best_score(world: MiniWorld, prompt: Prompt) -> float:
+    """The highest oracle score of any response the world writes to `prompt` (every style, a few
+    draws of its wording): the ceiling that headroom and "fixed / broken" measure against."""
+    import random
+
+    return max(oracle.score(prompt, world.respond(prompt, style, random.Random(i))).total
+               for style in world.STYLES[prompt.kind] for i in range(3))
+
+
+def sample_seed(seed: int, sample: int) -> int:
+    """The sampling seed of sample `sample` in a run of seed `seed`: the same for every model."""
+    return 1000 * seed + sample
+
+
+def sample_records(model: nn.Module, name: str, tok: Tokenizer, world: MiniWorld,
+                   splits: dict[str, Sequence[Prompt]], n_samples: int, seed: int = 0,
+                   ref_model: nn.Module | None = None, temperature: float = 1.0,
+                   max_new_tokens: int = 48, sample_offset: int = 0) -> tuple[list[dict], dict[str, float]]:
+    """`n_samples` sampled responses of `model` to every prompt of every split, judged by the
+    oracle: one record per (prompt, sample) with the fields of `evalstats.RECORD_FIELDS`.
+
+    Sample j uses the seed `sample_seed(seed, sample_offset + j)` for every model, so that
+    sample j of one model pairs with sample j of another. Returns (records, {split: KL}),
+    the KL per token to `ref_model` on sample 0 (NaN without a reference)."""
+    records: list[dict] = []
+    kl: dict[str, float] = {}
+    for split, prompts in splits.items():
+        best = [best_score(world, p) for p in prompts]
+        for j in range(n_samples):
+            out = sample_responses(model, tok, prompts, sample_seed(seed, sample_offset + j), temperature, max_new_tokens)
+            if j == 0:
+                kl[split] = kl_to_reference(model, ref_model, out.batch) if ref_model is not None else NAN
+            for p, b, response in zip(prompts, best, out.responses):
+                s = oracle.score(p, response)
+                records.append({"model": name, "split": split, "kind": p.kind, "task": p.topic, "prompt": p.text,
+                                "sample": j, "response": response, "score": s.total, "best": b,
+                                "complied": s.complied, "over_refused": s.over_refused, "correct": s.correct,
+                                "wrong": s.wrong, "refused": s.refused})
+    return records, kl
+
+
 def markdown_table(rows: Sequence[tuple[str, Sequence[str]]]) -> str:
     """The evaluation table's frame: a header of TABLE_COLUMNS, then (model name, one cell per
     column) per row."""

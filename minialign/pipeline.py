@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, evaluate, plots, rollout
+from . import __version__, evaluate, evalstats, plots, rollout
+from .report import results_tables
 from .stages import BUILDERS, Stages
 from .train import MetricsLog, atomic_write_text
 
@@ -38,11 +39,15 @@ TEXT = {
         "versions": "versions", "elapsed": "total time", "memory": "peak memory (RSS)",
         "table": "Evaluation",
         "table_note": (
-            "One response per held-out prompt, sampled at temperature 1 with the same seed for every model, "
-            "judged by the oracle. Win rate is against the SFT model's responses to the same prompts "
-            "(ties count one half). Harmful compliance is measured on harmful prompts, over-refusal on "
-            "benign prompts that sound scary, KL is per token against the SFT model on the model's own samples. "
-            "Training time is the stage's own time (cached stages keep the time they took when trained). "
+            "Every model answers every distinct held-out prompt of both splits several times, sampled at "
+            "temperature 1 with the same seeds for every model, judged by the oracle; records.jsonl holds every "
+            "response and its score. New phrasings: tasks post-training covers, worded as it never words them; "
+            "new tasks: tasks only the pretraining corpus contains. Harmful compliance weighs every harmful task "
+            "the same, over-refusal every benign-but-scary task. Against SFT, sample j is paired with SFT's sample j: "
+            "W / T / L counts those pairs, win rate counts ties one half, fixed is the share of SFT's answers below "
+            "the oracle's best that the model beats, broken the share of SFT's best answers it makes worse, "
+            "headroom captured is (R - R_SFT) / (R_max - R_SFT). Intervals: 95%, bootstrap over prompts. "
+            "KL is per token against the SFT model on the model's own first sample. "
             "The dpo and rlaif_dpo rows are DPO plus alpha times the NLL of the chosen response (RPO; "
             "alpha = DPOConfig.nll_weight), not plain DPO; lesson 5 shows plain DPO beside it."
         ),
@@ -66,10 +71,13 @@ TEXT = {
         "versions": "版本", "elapsed": "总耗时", "memory": "内存峰值（RSS）",
         "table": "评估结果",
         "table_note": (
-            "每个留出（held-out）提示采样一个回答，温度为 1，所有模型使用同一个随机种子，由预言机（oracle）打分。"
-            "胜率（win rate）是与 SFT 模型对同一批提示的回答相比（平局计一半）。有害顺从率（harmful compliance）"
-            "在有害提示上统计，过度拒答率（over-refusal）在听起来危险但实际无害的提示上统计；KL 是模型在自己的样本上"
-            "相对 SFT 模型的逐词元（per-token）KL 散度。训练时间是该阶段本身的耗时（从缓存加载的阶段保留其训练时的耗时）。"
+            "每个模型对两个留出（held-out）划分中每个互不相同的提示各采样若干次，温度为 1，所有模型使用相同的随机种子，"
+            "由预言机（oracle）打分；records.jsonl 记录了每个回答及其得分。新措辞：后训练数据覆盖的任务，换成它从未用过的说法；"
+            "新任务：只有预训练语料里出现过的任务。有害顺从率（harmful compliance）中每个有害任务权重相同，"
+            "过度拒答率（over-refusal）中每个听起来危险但无害的任务权重相同。与 SFT 比较时，第 j 个样本与 SFT 的第 j 个样本配对："
+            "胜 / 平 / 负统计这些配对，胜率（win rate）把平局计一半；“修好”是 SFT 未达预言机最高分的回答中被该模型超过的比例，"
+            "“改坏”是 SFT 已达最高分的回答中被该模型变差的比例；提升空间占比为 (R - R_SFT) / (R_max - R_SFT)。"
+            "区间为对提示做自助法（bootstrap）得到的 95% 区间。KL 是模型在自己的第一个样本上相对 SFT 模型的逐词元（per-token）KL 散度。"
             "dpo 和 rlaif_dpo 两行是 DPO 加上 alpha 倍优选回答的负对数似然（RPO；alpha = DPOConfig.nll_weight），"
             "不是纯 DPO；第 5 课把纯 DPO 与之并列展示。"
         ),
@@ -93,28 +101,86 @@ def _peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def sft_baseline(stages: Stages) -> list[str]:
-    """The SFT model's sampled responses to the held-out prompts: what every win rate is measured
-    against. Cached with the stages, so a run whose rows are all cached samples nothing."""
-    def compute() -> list[str]:
-        prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
-        return evaluate.sample_responses(stages.get("sft"), stages.tokenizer, prompts, seed=stages.seed).responses
+NOISE_FLOOR = evalstats.NOISE_FLOOR
+NOISE_SAMPLE_OFFSET = 500
+"""its samples use the seeds of samples 500, 501, ... (`evaluate.sample_seed`)"""
 
-    return stages.cached_result("baseline-sft", {"sft": stages.identity("sft"), "v": 1}, compute)
+
+def eval_prompt_splits(stages: Stages) -> dict[str, list]:
+    """The prompts the pipeline evaluates: every held-out split, all of it on the cpu preset."""
+    return {split: evaluate.balanced_subset(prompts, stages.preset.eval_prompts_per_split)
+            for split, prompts in evaluate.eval_splits(stages.world).items()}
+
+
+def model_records(stages: Stages, name: str) -> dict:
+    """{"records": [...], "kl": {split: KL to SFT}} of one stage (or of NOISE_FLOOR), with
+    `preset.eval_samples` samples per prompt of `eval_prompt_splits`, cached next to its
+    checkpoint: the pipeline and the demos share them."""
+    noise = name == NOISE_FLOOR
+    stage = "sft" if noise else name
+    splits = eval_prompt_splits(stages)
+
+    def compute() -> dict:
+        records, kl = evaluate.sample_records(
+            stages.get(stage), name, stages.tokenizer, stages.world, splits, stages.preset.eval_samples,
+            seed=stages.seed, ref_model=None if stage == "sft" else stages.get("sft"),
+            sample_offset=NOISE_SAMPLE_OFFSET if noise else 0)
+        if stage == "sft":
+            kl = {split: 0.0 for split in kl}
+        return {"records": records, "kl": kl}
+
+    key = {"stage": stages.identity(stage), "sft": stages.identity("sft"), "samples": stages.preset.eval_samples,
+           "prompts": {split: [p.text for p in ps] for split, ps in splits.items()}, "noise": noise, "v": 3}
+    return stages.cached_result(f"records-{'noise' if noise else name}", key, compute)
+
+
+def evaluation(stages: Stages, names: list[str]) -> tuple[list[dict], dict, dict]:
+    """(records, {model: {split: KL}}, evalstats.summarize of the records) of the policies among
+    `names`, plus the noise-floor row when SFT is among them."""
+    models = [n for n in names if n in POLICIES] + ([NOISE_FLOOR] if "sft" in names else [])
+    records, kl = [], {}
+    for n in models:
+        got = model_records(stages, n)
+        records += got["records"]
+        kl[n] = got["kl"]
+    return records, kl, evalstats.summarize(records, baseline="sft", seed=stages.seed)
+
+
+def table_rows(summary: dict, kl: dict, records: list[dict], split: str | None = None) -> list[evaluate.EvalRow]:
+    """The summary of one split (default the first) as `evaluate.EvalRow`s, for the lessons'
+    single-table views (`evaluate.format_table`, `plots.plot_eval_bars`)."""
+    split = split or next(iter(summary))
+    words: dict[str, list[int]] = {}
+    for r in records:
+        if r["split"] == split:
+            words.setdefault(r["model"], []).append(len(r["response"].split()))
+    rows = []
+    for s in summary[split]:
+        row = evaluate.EvalRow(s["model"], s["n_prompts"], s["reward"][0], kl=kl.get(s["model"], {}).get(split, math.nan))
+        for name in evalstats.RATES:
+            setattr(row, name, s[name][0])
+        vs = s.get("vs")
+        if vs:
+            row.win_rate, row.decided_win_rate = vs["win_rate"][0], vs["decided_win_rate"][0]
+            row.tie_rate = vs["ties"] / (vs["wins"] + vs["ties"] + vs["losses"])
+        elif s["model"] == "sft":
+            row.win_rate, row.tie_rate = 0.5, 1.0
+        row.mean_length = sum(words[s["model"]]) / len(words[s["model"]])
+        rows.append(row)
+    return rows
 
 
 def eval_row(stages: Stages, name: str) -> evaluate.EvalRow:
-    """The evaluation row of one stage against the SFT model's responses (`sft_baseline`), with KL
-    to the SFT model, cached next to its checkpoint: the pipeline and the demos share it."""
-    def compute() -> dict:
-        row = evaluate.evaluate(stages.get(name), stages, name, baseline=sft_baseline(stages),
-                                ref_model=None if name == "sft" else stages.get("sft"), seed=stages.seed)
-        if name == "sft":
-            row.kl = 0.0
-        return row.as_dict()
-
-    key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2}
-    return evaluate.EvalRow(**stages.cached_result(f"eval-{name}", key, compute))
+    """The evaluation row of one stage against SFT on the first held-out split, from the cached
+    records (`model_records`)."""
+    names = ["sft"] if name == "sft" else ["sft", name]
+    records, kl = [], {}
+    for n in names:
+        got = model_records(stages, n)
+        records += got["records"]
+        kl[n] = got["kl"]
+    summary = evalstats.summarize(records, baseline="sft", n_boot=1, seed=stages.seed)
+    return next(r for r in table_rows(summary, kl, records) if r.name == name)
 
 
 def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: str = "") -> dict:
@@ -131,29 +197,33 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
         status[name] = text["cached"] if cached else text["trained"]
 
     print(f"evaluating (elapsed {time.time() - t_start:.0f}s)", flush=True)
-    rows = [eval_row(stages, n) for n in names if n in POLICIES]
+    records, kl, summary = evaluation(stages, names)
+    atomic_write_text(out / "records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    rows = [r for r in table_rows(summary, kl, records) if r.name != NOISE_FLOOR]
+    train_seconds = {n: stages.timings.get(n, math.nan) for n in names}
     for row in rows:
-        row.train_seconds = stages.timings.get(row.name, math.nan)
+        row.train_seconds = train_seconds.get(row.name, math.nan)
     print(f"stage diagnostics (elapsed {time.time() - t_start:.0f}s)", flush=True)
     extras = {name: values for name in names if (values := _diagnostics(stages, name))}
 
-    figures = _figures(stages, names, rows, out)
+    figures = _figures(stages, names, summary, out)
     examples = _examples(stages, [r.name for r in rows])
     elapsed = time.time() - t_start
-    report = _report(stages, names, rows, status, extras, figures, examples, text, command, elapsed)
+    report = _report(stages, names, summary, kl, status, extras, figures, examples, lang, command, elapsed)
     atomic_write_text(out / "report.md", report)
     atomic_write_text(out / "results.json", json.dumps(
-        {"rows": [r.as_dict() for r in rows], "extras": extras, "elapsed_s": elapsed,
-         "peak_rss_mb": _peak_rss_mb(), "seed": stages.seed, "preset": stages.preset.name}, indent=2))
+        {"summary": summary, "kl": kl, "train_seconds": train_seconds, "rows": [r.as_dict() for r in rows],
+         "extras": extras, "elapsed_s": elapsed, "peak_rss_mb": _peak_rss_mb(), "seed": stages.seed,
+         "preset": stages.preset.name, "samples_per_prompt": stages.preset.eval_samples}, indent=2))
     print()
-    print(evaluate.format_table(rows))
+    print(results_tables(summary, kl, lang))
     for name, values in extras.items():
         print(f"\n{name}: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items()))
     print(f"\nreport: {out / 'report.md'}  (total {elapsed:.0f}s, peak memory {_peak_rss_mb():.0f} MB)")
-    return {"rows": rows, "extras": extras, "elapsed": elapsed}
+    return {"rows": rows, "summary": summary, "kl": kl, "records": records, "extras": extras, "elapsed": elapsed}
 
 
-def _figures(stages: Stages, names: list[str], rows, out: Path) -> dict[str, str]:
+def _figures(stages: Stages, names: list[str], summary: dict, out: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     figures = {}
@@ -175,8 +245,8 @@ def _figures(stages: Stages, names: list[str], rows, out: Path) -> dict[str, str
         fig.savefig(out / "training_curves.png", dpi=110)
         plt.close(fig)
         figures["curves"] = "training_curves.png"
-    if hasattr(plots, "plot_eval_bars") and rows:
-        plots.plot_eval_bars(rows, out / "comparison.png")
+    if summary:
+        plots.plot_comparison(summary, out / "comparison.png")
         figures["comparison"] = "comparison.png"
     return figures
 
@@ -193,9 +263,8 @@ def _examples(stages: Stages, names: list[str]) -> list[tuple[str, dict[str, str
     return [(p, {n: answers[n][i] for n in names}) for i, p in enumerate(prompts)]
 
 
-def _report(stages, names, rows, status, extras, figures, examples, text, command, elapsed) -> str:
-    from .evaluate import format_table
-
+def _report(stages, names, summary, kl, status, extras, figures, examples, lang, command, elapsed) -> str:
+    text = TEXT[lang]
     versions = f"python {platform.python_version()}, torch {torch.__version__}, minialign {__version__}"
     lines = [
         f"# {text['title']}", "",
@@ -207,8 +276,8 @@ def _report(stages, names, rows, status, extras, figures, examples, text, comman
         f"- {text['versions']}: {versions}",
         f"- {text['elapsed']}: {elapsed:.0f} s; {text['memory']}: {_peak_rss_mb():.0f} MB", "",
         f"## {text['table']}", "",
-        format_table(rows), "",
         text["table_note"], "",
+        results_tables(summary, kl, lang), "",
         f"## {text['stages']}", "",
         f"| {text['stage']} | {text['status']} | {text['train_s']} |", "| --- | --- | ---: |",
     ]

@@ -76,6 +76,55 @@ def plot_eval_bars(rows, path: str | Path | None = None, metrics: Mapping[str, s
     return fig
 
 
+COMPARISON_PANELS = {
+    # key (a PAIRED statistic, or "diff:<metric>") -> title
+    "diff:reward": "reward - SFT's", "headroom": "headroom captured", "broken": "SFT's best answers broken",
+    "diff:harmful_compliance": "harmful compliance - SFT's", "diff:over_refusal": "over-refusal - SFT's",
+}
+
+
+def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None, panels: Mapping[str, str] | None = None):
+    """Every method against SFT (`evalstats.summarize`), one row of panels per held-out split:
+    one bar per model with its paired 95% interval as an error bar, and the noise floor (SFT
+    against itself resampled) as a grey band: a bar whose interval stays inside the band is not
+    a difference."""
+    from .evalstats import NOISE_FLOOR
+
+    panels = panels or COMPARISON_PANELS
+    splits = list(summary)
+    fig, axes = plt.subplots(len(splits), len(panels), figsize=(2.7 * len(panels), 3.0 * len(splits)), squeeze=False)
+
+    def stat(row, key):
+        vs = row.get("vs") or {}
+        return vs.get("diff", {}).get(key[5:]) if key.startswith("diff:") else vs.get(key)
+
+    for axes_row, split in zip(axes, splits):
+        rows = [r for r in summary[split] if r.get("vs") and r["model"] != NOISE_FLOOR]
+        noise = next((r for r in summary[split] if r["model"] == NOISE_FLOOR), None)
+        for ax, (key, title) in zip(axes_row, panels.items()):
+            values = [stat(r, key) or [float("nan")] * 3 for r in rows]
+            mid = [v[0] for v in values]
+            err = [[max(0.0, v[0] - v[1]) if v[1] == v[1] else 0.0 for v in values],
+                   [max(0.0, v[2] - v[0]) if v[2] == v[2] else 0.0 for v in values]]
+            ax.bar(range(len(rows)), [0.0 if m != m else m for m in mid], yerr=err, capsize=3,
+                   color=[f"C{i + 2}" for i in range(len(rows))])
+            band = stat(noise, key) if noise else None
+            if band and band[1] == band[1]:
+                ax.axhspan(band[1], band[2], color="grey", alpha=0.25, lw=0, label="noise floor")
+            ax.axhline(0.0, color="grey", lw=0.8)
+            ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=45, ha="right", fontsize=8)
+            ax.set_title(f"{title} ({split.replace('_', ' ')})", fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+        if noise:
+            axes_row[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
 def plot_beta_sweep(results, path: str | Path | None = None, ax=None):
     """The KL/reward trade-off of DPO: one point per beta, (KL to the SFT model, oracle reward),
     from `evaluate.dpo_beta_sweep`. Small beta lets the policy move further from the reference."""

@@ -43,7 +43,12 @@ class Preset:
     stage_configs: dict = field(default_factory=dict)
     """stage name -> that stage's config dataclass"""
     n_eval_prompts: int = 200
-    """size of the held-out evaluation set"""
+    """size of the single-sample evaluation of the lessons (`evaluate.compare`)"""
+    eval_samples: int = 2
+    """samples per prompt in the pipeline's evaluation (records.jsonl)"""
+    eval_prompts_per_split: int | None = None
+    """the pipeline evaluates this many prompts of each held-out split (a subset balanced by
+    kind, `evaluate.balanced_subset`); None = every prompt"""
     bf16: bool = False
     """train every stage under bfloat16 autocast when the device is CUDA (`train.mixed_precision`)"""
 
@@ -81,6 +86,7 @@ def _tiny() -> Preset:
             "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
         },
         n_eval_prompts=40,
+        eval_prompts_per_split=30,
     )
 
 
@@ -106,6 +112,7 @@ def _gpu() -> Preset:
             "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
         },
         n_eval_prompts=400,
+        eval_samples=4,
         bf16=True,
     )
 

@@ -1,0 +1,254 @@
+"""The results tables and the results page, rendered from the pipeline's measurements.
+
+`results_tables` formats one run's `evalstats.summarize` output (the pipeline's report). The
+results page gathers several runs, e.g. seeds 0, 1 and 2:
+
+    python -m minialign report runs/seed0 runs/seed1 runs/seed2         # writes results/RESULTS.md, RESULTS_CN.md
+
+It is the one place measured numbers live: the READMEs quote only numbers it holds
+(`tests/test_readme_numbers.py` checks), and it is regenerated, never edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import evalstats
+
+SPLIT_NAMES = {
+    "en": {"new_phrasings": "new phrasings", "new_tasks": "new tasks"},
+    "zh": {"new_phrasings": "新措辞（new phrasings）", "new_tasks": "新任务（new tasks）"},
+}
+COLUMNS = {
+    # metric -> (English header, Chinese header, is a rate)
+    "reward": ("reward", "奖励", False),
+    "harmful_compliance": ("harmful compliance", "有害顺从率", True),
+    "over_refusal": ("over-refusal", "过度拒答率", True),
+    "factual_accuracy": ("factual acc.", "事实准确率", True),
+    "arithmetic_accuracy": ("arithmetic acc.", "算术准确率", True),
+    "win_rate": ("win rate", "胜率", True),
+    "decided_win_rate": ("wins of decided", "非平局胜率", True),
+    "headroom": ("headroom captured", "提升空间占比", True),
+    "fixed": ("fixed", "修好", True),
+    "broken": ("broken", "改坏", True),
+}
+TEXT = {
+    "en": {
+        "absolute": "each model, 95% interval over prompts",
+        "paired": "against SFT, paired (same prompts, same sampling seeds); * = the 95% interval excludes 0",
+        "model": "model", "wtl": "W / T / L", "kl": "KL to SFT", "delta": "Δ",
+        "prompts": "{n} distinct prompts, {s} samples each",
+        "noise": "The row `sft (resampled)` is the noise floor: SFT against itself with other sampling seeds. "
+                 "A method's paired column means something only where it lies outside that row's interval.",
+    },
+    "zh": {
+        "absolute": "各模型，95% 区间（对提示做自助法）",
+        "paired": "与 SFT 配对比较（相同提示、相同采样种子）；* 表示 95% 区间不含 0",
+        "model": "模型", "wtl": "胜 / 平 / 负", "kl": "相对 SFT 的 KL", "delta": "Δ",
+        "prompts": "{n} 个互不相同的提示，每个采样 {s} 次",
+        "noise": "`sft (resampled)` 一行是噪声底线（noise floor）：SFT 换一组采样种子后与自己比较。"
+                 "某方法的配对列只有落在这一行的区间之外，才说明有变化。",
+    },
+}
+
+
+def _pct(x: float, signed: bool = False) -> str:
+    """a rate in whole percent, with no '-0'"""
+    v = round(100 * x)
+    return f"{v:+d}" if signed and v else f"{v:d}"
+
+
+def _num(x: float, rate: bool, signed: bool = False, fmt: str = "{:.3f}") -> str:
+    if not math.isfinite(x):
+        return "-"
+    if rate:
+        return _pct(x, signed) + "%"
+    return f"{x:+.3f}" if signed else fmt.format(x)
+
+
+def interval(iv: Sequence[float], rate: bool, signed: bool = False, star: bool = False) -> str:
+    """'22% [15, 30]' or '+0.412 [+0.301, +0.520]', '*' appended when asked and the interval excludes 0."""
+    value, lo, hi = iv
+    if not math.isfinite(value):
+        return "-"
+    mark = "*" if star and evalstats.excludes_zero(iv) else ""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return _num(value, rate, signed) + mark
+    if rate:
+        return f"{_num(value, rate, signed)} [{_pct(lo, signed)}, {_pct(hi, signed)}]{mark}"
+    return f"{value:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| --- | " + " | ".join("---:" for _ in header[1:]) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def split_tables(split_rows: list[dict], kl: dict, split: str, lang: str = "en") -> str:
+    """The two tables of one split: every model's own numbers, then each against SFT."""
+    t = TEXT[lang]
+    col = 0 if lang == "en" else 1
+    absolute = [[r["model"]] + [interval(r[m], COLUMNS[m][2]) for m in evalstats.METRICS]
+                + [f"{kl.get(r['model'], {}).get(split, math.nan):.3f}"] for r in split_rows]
+    header = [t["model"]] + [COLUMNS[m][col] for m in evalstats.METRICS] + [t["kl"]]
+    paired = []
+    for r in split_rows:
+        vs = r.get("vs")
+        if not vs:
+            continue
+        paired.append([r["model"], f"{vs['wins']} / {vs['ties']} / {vs['losses']}"]
+                      + [interval(vs[m], True) for m in evalstats.PAIRED]
+                      + [interval(vs["diff"][m], COLUMNS[m][2], signed=True, star=True) for m in evalstats.METRICS])
+    pheader = ([t["model"], t["wtl"]] + [COLUMNS[m][col] for m in evalstats.PAIRED]
+               + [f"{t['delta']} {COLUMNS[m][col]}" for m in evalstats.METRICS])
+    n = split_rows[0]
+    lines = [f"### {SPLIT_NAMES[lang].get(split, split)}: " + t["prompts"].format(n=n["n_prompts"], s=n["n_samples"]), "",
+             f"*{t['absolute']}*", "", _table(header, absolute), "",
+             f"*{t['paired']}*", "", _table(pheader, paired), "", t["noise"]]
+    return "\n".join(lines)
+
+
+def results_tables(summary: dict, kl: dict, lang: str = "en") -> str:
+    """Both splits' tables of one run (`evalstats.summarize` output and the KL per model and split)."""
+    return "\n\n".join(split_tables(rows, kl, split, lang) for split, rows in summary.items())
+
+
+# --- the results page: several runs ------------------------------------------------------------
+
+PAGE_TEXT = {
+    "en": {
+        "title": "minialign: measured results",
+        "intro": ("Generated by `{command}` from {k} pipeline runs (seeds {seeds}, preset `{preset}`); do not edit "
+                  "by hand. Every number below is recomputable from the runs' `records.jsonl`. "
+                  "Means over seeds, with the range (min to max) in parentheses; the per-seed tables give "
+                  "95% bootstrap intervals over prompts. A difference between a method and SFT is a finding "
+                  "only where its paired interval excludes 0 (marked *)."),
+        "over_seeds": "Mean over seeds (min to max)", "per_seed": "Seed {seed}",
+        "significant": "paired difference with the interval excluding 0, seeds",
+        "runs": "Runs", "time": "pipeline time (s)", "memory": "peak memory (MB)",
+        "diagnostics": "Stage diagnostics, mean over seeds (min to max)",
+    },
+    "zh": {
+        "title": "minialign：实测结果",
+        "intro": ("本页由 `{command}` 根据 {k} 次流水线运行（随机种子 {seeds}，预设 `{preset}`）生成，请勿手工修改。"
+                  "下面每个数字都能从各次运行的 `records.jsonl` 重新算出。表中是各种子的均值，括号里是范围（最小到最大）；"
+                  "各种子的分表给出对提示做自助法（bootstrap）得到的 95% 区间。方法与 SFT 的差异只有在配对区间不含 0 时"
+                  "（标 *）才算发现。"),
+        "over_seeds": "各种子的均值（最小到最大）", "per_seed": "随机种子 {seed}",
+        "significant": "配对差异区间不含 0 的种子数",
+        "runs": "运行", "time": "流水线耗时（秒）", "memory": "内存峰值（MB）",
+        "diagnostics": "各阶段诊断指标，各种子的均值（最小到最大）",
+    },
+}
+
+
+def load_runs(run_dirs: Sequence[str | Path]) -> list[dict]:
+    runs = []
+    for d in run_dirs:
+        path = Path(d) / "results.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: pass folders written by `python -m minialign pipeline --out DIR`")
+        run = json.loads(path.read_text())
+        if "summary" not in run:
+            raise ValueError(f"{path} has no 'summary': it was written by an older minialign; run the pipeline again")
+        runs.append(run)
+    return runs
+
+
+def mean_range(values: Sequence[float], rate: bool, signed: bool = False, fmt: str = "{:.3f}") -> str:
+    """'42% (35% to 50%)' or '+0.412 (+0.301 to +0.520)'; one value alone; '-' for none."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    num = lambda x: _num(x, rate, signed, fmt)  # noqa: E731
+    if len(values) == 1:
+        return num(mean)
+    return f"{num(mean)} ({num(min(values))} to {num(max(values))})"
+
+
+def _over_seeds(runs: list[dict], split: str, lang: str) -> str:
+    t, col = TEXT[lang], (0 if lang == "en" else 1)
+    models = [r["model"] for r in runs[0]["summary"][split]]
+
+    def rows_of(model):
+        return [next((r for r in run["summary"].get(split, []) if r["model"] == model), None) for run in runs]
+
+    absolute, paired = [], []
+    for model in models:
+        rs = [r for r in rows_of(model) if r]
+        absolute.append([model] + [mean_range([r[m][0] for r in rs], COLUMNS[m][2], signed=m == "reward")
+                                   for m in evalstats.METRICS]
+                        + [mean_range([run["kl"].get(model, {}).get(split, math.nan) for run in runs], False)])
+        vs = [r["vs"] for r in rs if r.get("vs")]
+        if vs:
+            k = lambda m: sum(evalstats.excludes_zero(v["diff"][m]) for v in vs)  # noqa: E731
+            paired.append([model] + [mean_range([v[m][0] for v in vs], True) for m in evalstats.PAIRED]
+                          + [mean_range([v["diff"][m][0] for v in vs], COLUMNS[m][2], signed=True) + f" ({k(m)}/{len(vs)})"
+                             for m in evalstats.METRICS])
+    header = [t["model"]] + [COLUMNS[m][col] for m in evalstats.METRICS] + [t["kl"]]
+    pheader = [t["model"]] + [COLUMNS[m][col] for m in evalstats.PAIRED] + [f"{t['delta']} {COLUMNS[m][col]}" for m in evalstats.METRICS]
+    return "\n".join([_table(header, absolute), "", f"*{t['paired']}; (k/n): {PAGE_TEXT[lang]['significant']}*", "",
+                      _table(pheader, paired)])
+
+
+def render_page(runs: list[dict], lang: str = "en", command: str = "python -m minialign report") -> str:
+    """The results page of several pipeline runs, in one language."""
+    p = PAGE_TEXT[lang]
+    seeds = [run.get("seed") for run in runs]
+    lines = [f"# {p['title']}", "",
+             p["intro"].format(command=command, k=len(runs), seeds=", ".join(map(str, seeds)),
+                               preset=runs[0].get("preset", "?")), ""]
+    for split in runs[0]["summary"]:
+        n = runs[0]["summary"][split][0]
+        lines += [f"## {SPLIT_NAMES[lang].get(split, split)}", "",
+                  TEXT[lang]["prompts"].format(n=n["n_prompts"], s=n["n_samples"]), "",
+                  f"### {p['over_seeds']}", "", _over_seeds(runs, split, lang), ""]
+    for run in runs:
+        lines += [f"## {p['per_seed'].format(seed=run.get('seed'))}", "", results_tables(run["summary"], run["kl"], lang), ""]
+    stages = list(dict.fromkeys(s for run in runs for s in run.get("extras", {})))
+    if stages:
+        lines += [f"## {p['diagnostics']}", ""]
+        for stage in stages:
+            keys = list(dict.fromkeys(k for run in runs for k in run.get("extras", {}).get(stage, {})))
+            for key in keys:
+                values = [run.get("extras", {}).get(stage, {}).get(key) for run in runs]
+                rate = any(w in key for w in ("accuracy", "compliance", "refusal", "agreement", "candidate"))
+                lines.append(f"- {stage}, {key}: {mean_range(values, rate)}")
+        lines.append("")
+    lines += [f"## {p['runs']}", "",
+              f"- {p['time']}: " + mean_range([run.get("elapsed_s") for run in runs], False, fmt="{:.0f}"),
+              f"- {p['memory']}: " + mean_range([run.get("peak_rss_mb") for run in runs], False, fmt="{:.0f}"), ""]
+    return "\n".join(lines)
+
+
+def write_pages(run_dirs: Sequence[str | Path], out: str | Path = "results", command: str = "") -> list[Path]:
+    """Write out/RESULTS.md (English) and out/RESULTS_CN.md (Chinese) from the runs."""
+    from .train import atomic_write_text
+
+    runs = load_runs(run_dirs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = command or "python -m minialign report " + " ".join(str(d) for d in run_dirs)
+    paths = []
+    for lang, name in (("en", "RESULTS.md"), ("zh", "RESULTS_CN.md")):
+        path = out / name
+        atomic_write_text(path, render_page(runs, lang, command))
+        paths.append(path)
+    return paths
+
+
+def report_main(args) -> int:
+    try:
+        paths = write_pages(args.runs, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
