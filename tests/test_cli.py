@@ -54,8 +54,11 @@ def test_demo_shows_the_pipelines_evaluation_row(tmp_path, capsys, monkeypatch):
     # ... because it is the pipeline's cached row: a changed cache file is what the demo shows
     from pathlib import Path
 
-    cached = next(Path(cache).glob("tiny-seed0/eval-orpo-*.json"))
-    cached.write_text(cached.read_text().replace(json.dumps(row["reward"]), "0.123"))
+    cached = next(Path(cache).glob("tiny-seed0/records-orpo-*.json"))
+    data = json.loads(cached.read_text())
+    for r in data["records"]:
+        r["score"] = 0.123  # every response of orpo now scores 0.123: so must its reward
+    cached.write_text(json.dumps(data))
     assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
     assert line.split("|")[2].strip() == "+0.123"

@@ -12,14 +12,15 @@
 #
 # **Learning goals.** After this lesson you can
 # - read the comparison table of every stage column by column, and say what each column counts;
-# - put an error bar on a rate measured on a few dozen prompts, and tell a difference from noise;
+# - read a bootstrap interval over prompts and a paired interval against SFT, and tell a
+#   difference from the noise floor;
 # - read the alignment tax as a trade-off: harmful compliance against over-refusal, reward
 #   against KL, capability before and after;
 # - recognise Goodhart's law in the reward model's score, and in the oracle itself.
 #
-# **Time.** With every stage cached, about a minute: the pipeline loads the stages and caches its
-# evaluation rows (the first time it evaluates eight models, about a minute and a half), and
-# two cells sample the policies again. On a fresh cache the first cell trains every missing stage
+# **Time.** With every stage cached and evaluated, about a minute: the pipeline loads the stages and
+# their cached evaluation (the first time it evaluates every model on both splits, a few minutes),
+# and one cell samples the policies again. On a fresh cache the first cell trains every missing stage
 # first (up to ten minutes on a 2-core CPU).
 
 # %% [markdown] zh
@@ -32,11 +33,11 @@
 #
 # **学习目标**　学完本课，你应当能够：
 # - 逐列读懂所有阶段的对比表，并说出每一列统计的是什么；
-# - 给在几十个提示上测得的比率加上误差棒（error bar），分辨真实的差异与噪声；
+# - 读懂对提示做自助法得到的区间、与 SFT 配对比较的区间，并把真实的差异与噪声底线区分开；
 # - 把对齐税看作一种权衡：有害顺从（harmful compliance）对过度拒答（over-refusal），奖励对 KL，以及对齐前后的能力变化；
 # - 在奖励模型（reward model）的打分中、以及在预言机（oracle）本身身上，认出古德哈特定律。
 #
-# **耗时**　所有阶段都已缓存时约一分钟：流水线加载各阶段并缓存评估结果（第一次要评估八个模型，约一分半钟），另有两个单元格会让各策略重新采样。
+# **耗时**　所有阶段都已缓存并评估过时约一分钟：流水线加载各阶段及其缓存的评估结果（第一次要在两个划分上评估每个模型，需要几分钟），另有一个单元格会让各策略重新采样。
 # 如果缓存是空的，第一个单元格会先训练所有缺少的阶段（在 2 核 CPU 上最多十分钟）。
 
 # %%
@@ -47,7 +48,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from minialign import evaluate, oracle, pipeline, plots, reward
+from minialign import evaluate, oracle, pipeline, plots, report, reward
 from minialign.stages import BUILDERS, Stages
 
 stages = Stages("cpu", seed=0)
@@ -57,26 +58,44 @@ tok, world = stages.tokenizer, stages.world
 # ## 1. Every stage, one table
 #
 # `pipeline.run` is the lecture demo (`python -m minialign pipeline`): it trains or loads every
-# stage, samples one response per held-out prompt from each chat model (temperature 1, the same
-# seed for all), lets the oracle judge them, and writes a report. Its evaluation rows are cached next
-# to the checkpoints, so the second run takes seconds.
+# stage, then lets each chat model answer every distinct held-out prompt several times
+# (temperature 1; sample $j$ uses the same seed for every model), and the oracle judges each answer.
+# The held-out prompts come in two splits. **New phrasings**: facts, sums and tasks that the
+# post-training data covers, worded as it never words them. **New tasks**: harmful and benign
+# tasks, facts and advice topics that only the pretraining corpus contains; no demonstration,
+# preference pair, RL prompt or critique ever shows them. The first split asks whether a method
+# learned what it was shown; the second whether it generalises, which is what alignment is for.
+# Every judged answer is a line of `records.jsonl` in the run's folder, and every number below is
+# computed from those lines (`evalstats.summarize`). The evaluation is cached next to the
+# checkpoints, so the second run takes seconds.
 
 # %% [markdown] zh
 # ## 1. 所有阶段，一张表
 #
-# `pipeline.run` 就是课堂演示用的流水线（`python -m minialign pipeline`）：它训练或加载每个阶段，让每个对话模型对每个留出（held-out）提示
-# 采样一个回答（温度为 1，所有模型用同一个随机种子），由预言机评判，并写出一份报告。评估结果缓存在检查点（checkpoint）旁边，所以第二次运行只需几秒。
+# `pipeline.run` 就是课堂演示用的流水线（`python -m minialign pipeline`）：它训练或加载每个阶段，然后让每个对话模型把每个互不相同的留出（held-out）提示
+# 各回答若干次（温度为 1；第 $j$ 个样本对所有模型使用同一个随机种子），由预言机逐个评判。留出提示分成两个划分。
+# **新措辞（new phrasings）**：后训练数据覆盖过的事实、加减法和任务，但换成了后训练数据从未用过的说法。
+# **新任务（new tasks）**：只有预训练语料里出现过的有害任务、无害任务、事实和建议话题；没有任何示范、偏好对、强化学习提示或批评记录展示过它们。
+# 第一个划分问的是方法有没有学会它见过的东西；第二个问的是它能否泛化（generalise），而这正是对齐的目的。
+# 每个评判过的回答都是运行目录下 `records.jsonl` 中的一行，下面的每个数字都由这些行算出（`evalstats.summarize`）。
+# 评估结果缓存在检查点（checkpoint）旁边，所以第二次运行只需几秒。
 
 # %%
-# first run on a fresh cache: trains every missing stage (up to ten minutes) and evaluates eight models (about 1.5 min)
+# first run on a fresh cache: trains every missing stage (up to ten minutes) and evaluates every model (a few minutes)
 names = [name for name in pipeline.STAGE_ORDER if name in BUILDERS]
 result = pipeline.run(stages, names, Path(tempfile.mkdtemp()))
-rows = result["rows"]
+summary, kl, records = result["summary"], result["kl"], result["records"]
+rows = result["rows"]  # the first split's values, one evaluate.EvalRow per model
 by_name = {row.name: row for row in rows}
+for split, prompts in pipeline.eval_prompt_splits(stages).items():
+    kinds = {k: sum(p.kind == k for p in prompts) for k in ("factual", "arithmetic", "harmful", "benign", "advice")}
+    tasks = len({p.topic for p in prompts if p.kind == "harmful"})
+    print(f"{split}: {len(prompts)} distinct prompts {kinds}, {tasks} harmful tasks, "
+          f"{stages.preset.eval_samples} samples each")
 
 # %%
-display(Markdown(evaluate.format_table(rows)))
-plots.plot_eval_bars(rows)
+display(Markdown(report.results_tables(summary, kl)))
+plots.plot_comparison(summary)
 plt.show()
 
 # %% [markdown] en
@@ -84,90 +103,93 @@ plt.show()
 #
 # | column | counts | on | the method wants it |
 # | --- | --- | --- | --- |
-# | reward | mean oracle score of the sampled responses (about +1.5 good, -1 to -2 harmful or dishonest) | all 200 prompts | up |
-# | win rate | prompts where the oracle scores this model's response above SFT's, ties counting one half | all 200 | above 50% |
-# | ties | prompts where both responses score the same (often: the same response) | all 200 | (context for the win rate) |
-# | wins of decided | wins / (wins + losses): the win rate with the ties left out | prompts not tied | above 50% |
-# | harmful compliance | harmful requests answered with harmful content | 40 harmful prompts | down |
-# | over-refusal | safe requests that sound scary, refused | 30 benign prompts | down |
-# | factual / arithmetic acc. | right answers, nothing wrong said | 60 factual / 40 sums | up, or at least not down |
-# | KL to ref | mean of $\log\pi - \log\pi_{\text{SFT}}$ per response token, on the model's own samples | all 200 | small for what was gained |
-# | words | mean response length | all 200 | neither: the oracle penalises rambling |
+# | reward | mean oracle score of the sampled responses (about +1.5 good, -1 to -2 harmful or dishonest) | every prompt | up |
+# | harmful compliance | harmful requests answered with harmful content; every harmful *task* weighs the same | harmful prompts | down |
+# | over-refusal | safe requests that sound scary, refused; every benign task weighs the same | benign prompts | down |
+# | factual / arithmetic acc. | right answers, nothing wrong said | factual prompts / sums | up, or at least not down |
+# | KL to SFT | mean of $\log\pi - \log\pi_{\text{SFT}}$ per response token, on the model's own samples | every prompt | small for what was gained |
+# | W / T / L | sample pairs (this model's sample $j$, SFT's sample $j$) that the oracle scores higher, the same, lower | every prompt | more W than L |
+# | win rate | (W + T/2) / (W + T + L) | every prompt | above 50% |
+# | wins of decided | W / (W + L): the win rate with the ties left out | pairs not tied | above 50% |
+# | fixed | of SFT's answers below the oracle's best score for their prompt, the share this model beats | SFT's imperfect answers | up |
+# | broken | of SFT's answers at the best score, the share this model makes worse | SFT's perfect answers | down |
+# | headroom captured | $(R - R_{\text{SFT}}) / (R_{\max} - R_{\text{SFT}})$, $R_{\max}$ the mean of every prompt's best score | every prompt | up, to 100% |
 #
-# Two details change how the numbers read. The win rate counts ties as half a win; a model that
-# often gives SFT's very response sits near 50% with a large tie column, whatever its other
-# answers are worth; the next column, wins of decided, reads the same comparison with the ties left
-# out (and on fewer prompts, so with a wider error bar). The win rate also has a ceiling well below
-# 100%: the SFT model already earns the oracle's top score on about half the prompts (most facts
-# and advice questions), and there the best a method can do is tie. A model at the top score on
-# every one of the 200 prompts would win 74% to 76% against SFT (seeds 0, 1 and 2). So read 60% as
-# most of the way there, not as a small gain. And the KL is *per token*: the KL of whole responses is this times the response
-# length, so a model that writes longer answers drifts further than its per-token number suggests.
+# Why the last three. The win rate has a ceiling well below 100%: where the SFT model already
+# earns the oracle's top score (most facts, many advice questions) the best a method can do is tie,
+# so a win rate of 60% can be most of what was possible, or little. Headroom captured says how much
+# of the possible gain a method took; fixed and broken split it into what it repaired and what it
+# spoiled. A method that fixes many answers and breaks as many has moved, not improved. And the KL is
+# *per token*: the KL of whole responses is this times the response length.
 
 # %% [markdown] zh
 # ## 2. 每一列统计的是什么
 #
 # | 列 | 统计的是 | 范围 | 方法希望它 |
 # | --- | --- | --- | --- |
-# | reward | 采样回答的预言机平均分（好的约 +1.5，有害或不诚实的为 -1 到 -2） | 全部 200 个提示 | 升高 |
-# | win rate | 本模型回答的预言机分数高于 SFT 回答的提示比例，平局计一半 | 全部 200 个 | 高于 50% |
-# | ties | 两个回答得分相同的提示比例（常常是两个回答一字不差） | 全部 200 个 | （解读胜率时的背景） |
-# | wins of decided | 胜 / (胜 + 负)：去掉平局之后的胜率 | 未打平的提示 | 高于 50% |
-# | harmful compliance | 用有害内容回应了有害请求的比例 | 40 个有害提示 | 降低 |
-# | over-refusal | 听起来危险的安全请求被拒绝的比例 | 30 个无害提示 | 降低 |
-# | factual / arithmetic acc. | 答对且没说错的比例 | 60 道事实题 / 40 道加减法题 | 升高，至少不下降 |
-# | KL to ref | 在模型自己的样本上，每个回答词元 $\log\pi - \log\pi_{\text{SFT}}$ 的平均值 | 全部 200 个 | 相对于所得的收益越小越好 |
-# | words | 回答的平均长度 | 全部 200 个 | 无所谓高低：预言机会惩罚啰嗦 |
+# | reward | 采样回答的预言机平均分（好的约 +1.5，有害或不诚实的为 -1 到 -2） | 每个提示 | 升高 |
+# | harmful compliance | 用有害内容回应了有害请求的比例；每个有害*任务*权重相同 | 有害提示 | 降低 |
+# | over-refusal | 听起来危险的安全请求被拒绝的比例；每个无害任务权重相同 | 无害提示 | 降低 |
+# | factual / arithmetic acc. | 答对且没说错的比例 | 事实题 / 加减法题 | 升高，至少不下降 |
+# | KL to SFT | 在模型自己的样本上，每个回答词元 $\log\pi - \log\pi_{\text{SFT}}$ 的平均值 | 每个提示 | 相对于所得的收益越小越好 |
+# | W / T / L | 样本对（本模型的第 $j$ 个样本与 SFT 的第 $j$ 个样本）中预言机判为更高、相同、更低的个数 | 每个提示 | 胜多于负 |
+# | win rate | (W + T/2) / (W + T + L) | 每个提示 | 高于 50% |
+# | wins of decided | W / (W + L)：去掉平局之后的胜率 | 未打平的样本对 | 高于 50% |
+# | fixed | SFT 未达该提示预言机最高分的回答中，被本模型超过的比例 | SFT 不完美的回答 | 升高 |
+# | broken | SFT 已达最高分的回答中，被本模型变差的比例 | SFT 完美的回答 | 降低 |
+# | headroom captured | $(R - R_{\text{SFT}}) / (R_{\max} - R_{\text{SFT}})$，$R_{\max}$ 为各提示最高分的平均值 | 每个提示 | 升高，最高 100% |
 #
-# 有两个细节会影响对数字的解读。胜率（win rate）把平局（tie）算作半场胜利；一个模型如果常常给出与 SFT 一模一样的回答，
-# 它的胜率就会停在 50% 附近，平局一列很大，不论它其余的回答好坏；下一列 wins of decided 去掉平局来读同一个比较（提示更少，误差线也就更宽）。
-# 胜率还有一个远低于 100% 的上限：SFT 模型在大约一半的提示上（大多数事实题和建议题）已经拿到了预言机的最高分，
-# 在这些提示上，任何方法最多只能打平。一个在全部 200 个提示上都拿到最高分的模型，对 SFT 的胜率也只有 74% 到 76%（种子 0、1、2）。
-# 所以 60% 应当读作“已经走完了大半程”，而不是“只好了一点”。另外，KL 是*逐词元*的：整个回答的 KL 等于它乘以回答长度，
-# 所以回答写得更长的模型，实际偏离得比它的逐词元数字看上去更远。
+# 为什么要有最后三列。胜率（win rate）的上限远低于 100%：在 SFT 模型已经拿到预言机最高分的地方（大多数事实题、不少建议题），
+# 任何方法最多只能打平，所以 60% 的胜率可能已是能拿到的大部分，也可能只是一点点。提升空间占比（headroom captured）说明一种方法拿走了可能收益中的多少；
+# 修好（fixed）与改坏（broken）再把它拆成修复了什么、破坏了什么。修好很多又改坏同样多的方法，只是变了，而不是变好了。
+# 另外，KL 是*逐词元*的：整个回答的 KL 等于它乘以回答长度。
 
 # %% [markdown] en
 # ## 3. How sure is each number?
 #
-# A rate $\hat p$ measured on $n$ prompts has a standard error of about $\sqrt{\hat p(1-\hat p)/n}$.
-# Harmful compliance is measured on 40 prompts: at 30% that is $\pm 7$ points for one standard error,
-# so two models 10 points apart are not clearly different. Error bars for three columns:
+# Every interval in the tables is a 95% **bootstrap over prompts**: draw the prompts again with
+# replacement (within each kind, so the mix stays the same), keeping each prompt's samples together,
+# recompute the number, and repeat a thousand times; the middle 95% of the results is the interval.
+# Prompts are the unit because a second sample of the same question is not a new question. For the
+# formula-minded, a rate $\hat p$ on $n$ independent prompts has a standard error of about
+# $\sqrt{\hat p(1-\hat p)/n}$; the bootstrap agrees with it where its assumptions hold, and also
+# covers the averages over tasks and the ratios (headroom, fixed, broken) that no simple formula does.
+#
+# Against SFT the intervals are **paired**: the same resampled prompts for both models, sample $j$
+# against sample $j$. The question asked of each prompt is the same, so its difficulty cancels, and
+# the interval of a difference is much narrower than the two models' own intervals suggest. A
+# difference is a finding only when its paired interval excludes 0 (marked \* in the table).
+#
+# The last row of the paired table is the **noise floor**: the SFT model against itself, sampled with
+# other seeds. Same weights, same prompts: whatever it shows, no method caused.
 
 # %% [markdown] zh
 # ## 3. 每个数字有多可靠？
 #
-# 在 $n$ 个提示上测得的比率 $\hat p$，其标准误（standard error）约为 $\sqrt{\hat p(1-\hat p)/n}$。
-# 有害顺从率只在 40 个提示上测量：在 30% 附近，一个标准误就是 $\pm 7$ 个百分点，所以相差 10 个百分点的两个模型并没有明显的差别。
-# 下面给三列加上误差棒：
+# 表中每个区间都是对提示做**自助法（bootstrap）**得到的 95% 区间：有放回地重新抽取提示（在每种类型内部抽，保持各类比例不变），
+# 每个提示的样本始终放在一起，重新计算这个数，如此重复一千次；结果中间的 95% 就是区间。以提示为单位，是因为同一个问题的第二个样本并不是一个新问题。
+# 用公式来说，在 $n$ 个相互独立的提示上测得的比率 $\hat p$，其标准误（standard error）约为 $\sqrt{\hat p(1-\hat p)/n}$；
+# 在公式的假设成立时，自助法与它一致，而按任务取平均的比率以及各种比值（提升空间占比、修好、改坏）没有简单公式可用，自助法照样适用。
+#
+# 与 SFT 比较时，区间是**配对（paired）**的：两个模型用同一组重抽的提示，第 $j$ 个样本对第 $j$ 个样本。每个提示上问的是同一个问题，
+# 它的难度就相互抵消了，因此差值的区间比两个模型各自的区间窄得多。只有当配对区间不含 0 时（表中标 \*），差异才算一个发现。
+#
+# 配对表的最后一行是**噪声底线（noise floor）**：SFT 模型换一组随机种子采样，再与自己比较。权重相同，提示相同：它显示出的任何差异，都不是哪种方法造成的。
 
 # %%
-counts = {"harmful_compliance": 40, "over_refusal": 30, "win_rate": 200}  # prompts behind each rate (see the table above)
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
-for ax, (key, n) in zip(axes, counts.items()):
-    values = [getattr(row, key) for row in rows]
-    errors = [0 if math.isnan(p) else math.sqrt(p * (1 - p) / n) for p in values]
-    ax.bar(range(len(rows)), [0 if math.isnan(p) else p for p in values], yerr=errors, capsize=3,
-           color=[f"C{i}" for i in range(len(rows))])
-    ax.set_xticks(range(len(rows)), [row.name for row in rows], rotation=45, ha="right", fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{key} (n = {n}, bars: one standard error)", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-fig.tight_layout()
-plt.show()
-
-# %% [markdown] en
-# The formula covers the choice of prompts. The responses are samples too: evaluate the SFT model
-# again with two other sampling seeds, same prompts, same weights. The spread is noise that no method
-# caused:
-
-# %% [markdown] zh
-# 上面的公式只考虑了提示的选取。回答本身也是采样得到的：用另外两个采样种子再评估一次监督微调模型，提示相同、权重相同。
-# 结果的波动就是噪声，与任何方法无关：
-
-# %%
-sft_model = stages.get("sft")
-reseeded = [by_name["sft"]] + [evaluate.evaluate(sft_model, stages, f"sft, seed {s}", seed=s) for s in (1, 2)]  # about 10 s each
-display(Markdown(evaluate.format_table(reseeded)))
+noise = next(r for r in summary["new_phrasings"] if r["model"] == pipeline.NOISE_FLOOR)
+sft_row = next(r for r in summary["new_phrasings"] if r["model"] == "sft")
+vs = noise["vs"]
+print(f"SFT against SFT resampled: W / T / L = {vs['wins']} / {vs['ties']} / {vs['losses']}, "
+      f"win rate {report.interval(vs['win_rate'], True)}")
+print(f"  SFT's best answers that resampling alone breaks: {report.interval(vs['broken'], True)}")
+print(f"  reward difference: {report.interval(vs['diff']['reward'], False, signed=True)}")
+value, lo, hi = sft_row["harmful_compliance"]
+n_harmful = sum(r["kind"] == "harmful" for r in records if r["model"] == "sft" and r["split"] == "new_phrasings"
+                and r["sample"] == 0)
+se = math.sqrt(value * (1 - value) / n_harmful)
+print(f"SFT harmful compliance {value:.0%}: bootstrap [{lo:.0%}, {hi:.0%}], formula +/- 1.96 SE "
+      f"[{value - 1.96 * se:.0%}, {value + 1.96 * se:.0%}] on {n_harmful} prompts")
 
 # %% [markdown] en
 # ## 4. The alignment tax, as a trade-off
@@ -185,10 +207,17 @@ display(Markdown(evaluate.format_table(reseeded)))
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 ax = axes[0]
+own = {r["model"]: r for r in summary["new_phrasings"]}  # every model's own numbers and 95% intervals
+
+
+def bar(iv):  # [value, low, high] -> the errorbar's (below, above)
+    return [[max(0.0, iv[0] - iv[1])], [max(0.0, iv[2] - iv[0])]]
+
+
 for i, row in enumerate(rows):
-    ax.errorbar(row.over_refusal, row.harmful_compliance, fmt="o", color=f"C{i}", label=row.name,
-                xerr=math.sqrt(row.over_refusal * (1 - row.over_refusal) / 30),
-                yerr=math.sqrt(row.harmful_compliance * (1 - row.harmful_compliance) / 40))
+    r = own[row.name]
+    ax.errorbar(r["over_refusal"][0], r["harmful_compliance"][0], fmt="o", color=f"C{i}", label=row.name,
+                xerr=bar(r["over_refusal"]), yerr=bar(r["harmful_compliance"]))
 ax.plot([1, 0], [0, 1], "x", color="grey", ms=10)
 ax.annotate("refuse everything", (1, 0), textcoords="offset points", xytext=(-90, 8), fontsize=8)
 ax.annotate("comply with everything", (0, 1), textcoords="offset points", xytext=(8, -4), fontsize=8)
@@ -212,11 +241,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# The capability columns, relative to the SFT model. Each method targeted something; a drop
-# elsewhere, on a kind of prompt it did not train on, is tax:
+# The capability columns, relative to the SFT model, with their paired 95% intervals. Each method
+# targeted something; a drop elsewhere, on a kind of prompt it did not train on, is tax, provided
+# its interval excludes 0:
 
 # %% [markdown] zh
-# 再看能力相关的几列，以监督微调模型为基准。每种方法都有自己的目标；在它没有训练过的那类提示上出现的下降，就是税：
+# 再看能力相关的几列，以监督微调模型为基准，附上配对的 95% 区间。每种方法都有自己的目标；在它没有训练过的那类提示上出现的下降，
+# 只要区间不含 0，就是税：
 
 # %%
 policies = [row for row in rows if row.name not in ("base", "sft")]
@@ -225,8 +256,10 @@ columns = {"factual_accuracy": "factual acc.", "arithmetic_accuracy": "arithmeti
 fig, ax = plt.subplots(figsize=(11, 3.6))
 width = 0.8 / len(columns)
 for j, (key, label) in enumerate(columns.items()):
-    deltas = [getattr(row, key) - getattr(by_name["sft"], key) for row in policies]
-    ax.bar([i + (j - (len(columns) - 1) / 2) * width for i in range(len(policies))], deltas, width, label=label)
+    diffs = [own[row.name]["vs"]["diff"][key] for row in policies]
+    err = [[max(0.0, d[0] - d[1]) for d in diffs], [max(0.0, d[2] - d[0]) for d in diffs]]
+    ax.bar([i + (j - (len(columns) - 1) / 2) * width for i in range(len(policies))], [d[0] for d in diffs], width,
+           yerr=err, capsize=2, label=label)
 ax.set_xticks(range(len(policies)), [row.name for row in policies])
 ax.axhline(0, color="grey", lw=0.8)
 ax.set_ylabel("change vs SFT (rate)")
@@ -326,9 +359,10 @@ for text, response, verdict in cases:
 # that was optimised.
 #
 # ## 6. What the table does not tell you
-# - **One seed, one world.** Every stage was trained once; another training seed moves the numbers
-#   by more than the sampling noise above. Claims need several seeds, and a toy world's ranking of
-#   methods need not hold for real models and real data.
+# - **One seed, one world.** Every stage was trained once; the intervals above cover the prompts and
+#   the sampling, not the training run. Another training seed can move a number further than its
+#   interval: claims need several seeds (`python -m minialign report` gathers them into
+#   `results/RESULTS.md`), and a toy world's ranking of methods need not hold for real models and data.
 # - **Averages hide failures.** A mean harmful compliance of 10% can be 0% on five categories and 60%
 #   on the sixth (lesson 8's red team looks per category).
 # - **The oracle is not people.** It is deterministic, it never tires, and it has the blind spots above.
@@ -342,8 +376,8 @@ for text, response, verdict in cases:
 # 而且绝不能只报告被优化的那个量。
 #
 # ## 6. 这张表没有告诉你的
-# - **一个随机种子，一个世界。**　每个阶段都只训练了一次；换一个训练种子，数字的变化会超过上面的采样噪声。
-#   结论需要多个种子来支撑，而且在玩具世界里的方法排名，未必适用于真实的模型和数据。
+# - **一个随机种子，一个世界。**　每个阶段都只训练了一次；上面的区间涵盖了提示的选取和采样，却不涵盖训练本身。换一个训练种子，数字的变化可能超出它的区间：
+#   结论需要多个种子来支撑（`python -m minialign report` 会把它们汇总到 `results/RESULTS_CN.md`），而且在玩具世界里的方法排名，未必适用于真实的模型和数据。
 # - **平均值会掩盖失败。**　平均 10% 的有害顺从率，可能是五个类别都是 0%，第六个类别却有 60%（第 8 课的红队测试按类别来看）。
 # - **预言机不是人。**　它是确定性的，永不疲倦，也有上面那些盲区。
 # - **调好的配置也是方法的一部分。**　每种方法都只在 CPU 上调了几分钟；两种方法之间的差距，可能只是调参投入的差距。
@@ -351,8 +385,8 @@ for text, response, verdict in cases:
 # %% [markdown] en
 # **What to notice**
 # - No single column ranks the methods. Read reward and win rate together with harmful compliance
-#   *and* over-refusal, the capability columns and the KL, and with the error bars: several
-#   differences in the table are within one standard error.
+#   *and* over-refusal, the capability columns and the KL, and with the intervals: a difference
+#   whose paired interval includes 0 (no \*) is within noise, however large it looks.
 # - Each method moved the column it targeted most: GRPO arithmetic, the preference methods the
 #   reward and harmful compliance, SL-CAI harmful compliance, at a price in over-refusal. Where a
 #   column it did not target falls, that is the alignment tax.
@@ -363,7 +397,7 @@ for text, response, verdict in cases:
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 没有哪一列能单独给方法排名。要把奖励和胜率，与有害顺从*和*过度拒答、能力相关的几列、KL，以及误差棒放在一起看：表中有好几处差异都在一个标准误以内。
+# - 没有哪一列能单独给方法排名。要把奖励和胜率，与有害顺从*和*过度拒答、能力相关的几列、KL，以及区间放在一起看：配对区间包含 0 的差异（没有 \*）都在噪声之内，不论它看上去有多大。
 # - 每种方法都最明显地改变了它所针对的那一列：GRPO 改变算术，偏好方法改变奖励和有害顺从，SL-CAI 改变有害顺从，代价是过度拒答。
 #   某一列并非它的目标却下降了，那就是对齐税。
 # - 比较偏好方法，公平的做法是看单位 KL 换来的奖励：只看奖励，偏离得最远的方法就会占便宜。
