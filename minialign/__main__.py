@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p_rep = sub.add_parser("report", help="write the results page (EN and ZH) of several pipeline runs")
     p_rep.add_argument("runs", nargs="+", help="output folders of `pipeline --out DIR`, e.g. one per seed")
     p_rep.add_argument("--out", default="results", help="folder for RESULTS.md and RESULTS_CN.md (default: results)")
+    p_rep.add_argument("--lesson-times", default=None,
+                       help="JUnit XML of an nbval run (make test NBVAL_ARGS=--junitxml=nb.xml): add the lesson times")
     p_demo = sub.add_parser("demo", help="one stage, before vs after (default: base vs SFT)")
     p_demo.add_argument("stage", nargs="?", default="sft", help="sft, reward, dpo, orpo, ppo, grpo, cai, rlaif")
     _common(p_demo)

@@ -132,6 +132,9 @@ PAGE_TEXT = {
         "significant": "paired difference with the interval excluding 0, seeds",
         "runs": "Runs", "time": "pipeline time (s)", "memory": "peak memory (MB)",
         "diagnostics": "Stage diagnostics, mean over seeds (min to max)",
+        "train": "Training time per stage (s), mean over seeds (min to max)", "stage": "stage",
+        "lessons": "Lesson times (s): the English lessons in order from an empty cache (first run), then the Chinese ones on the filled cache (later runs); from `{source}`",
+        "lesson": "lesson", "first": "first run", "later": "later runs", "total": "total",
     },
     "zh": {
         "title": "minialign：实测结果",
@@ -143,6 +146,9 @@ PAGE_TEXT = {
         "significant": "配对差异区间不含 0 的种子数",
         "runs": "运行", "time": "流水线耗时（秒）", "memory": "内存峰值（MB）",
         "diagnostics": "各阶段诊断指标，各种子的均值（最小到最大）",
+        "train": "各阶段训练时间（秒），各种子的均值（最小到最大）", "stage": "阶段",
+        "lessons": "各课耗时（秒）：英文课程从空缓存开始按顺序运行（首次运行），随后中文课程在已填充的缓存上运行（之后的运行）；数据来自 `{source}`",
+        "lesson": "课程", "first": "首次运行", "later": "之后的运行", "total": "合计",
     },
 }
 
@@ -197,7 +203,40 @@ def _over_seeds(runs: list[dict], split: str, lang: str) -> str:
                       _table(pheader, paired)])
 
 
-def render_page(runs: list[dict], lang: str = "en", command: str = "python -m minialign report") -> str:
+def lesson_times(junit_xml: str | Path) -> dict[str, float]:
+    """{notebook path: seconds} of an nbval run's JUnit XML (the sum of each notebook's cells)."""
+    import xml.etree.ElementTree as ET
+
+    times: dict[str, float] = {}
+    for case in ET.parse(junit_xml).getroot().iter("testcase"):
+        # a cell's test case names its notebook in `file` or, with dots, in `classname`
+        notebook = case.get("file")
+        if not notebook:
+            classname = case.get("classname", "")
+            stem = classname.removesuffix(".ipynb")
+            notebook = stem.replace(".", "/") + (".ipynb" if stem != classname else "")
+        times[notebook] = times.get(notebook, 0.0) + float(case.get("time", 0.0))
+    return times
+
+
+def _lessons_table(lessons: dict, lang: str) -> list[str]:
+    p = PAGE_TEXT[lang]
+    times = lessons["times"]
+    stems = sorted({Path(k).stem for k in times})
+    rows = []
+    for stem in stems:
+        en = next((v for k, v in times.items() if Path(k).stem == stem and "/en/" in k), math.nan)
+        zh = next((v for k, v in times.items() if Path(k).stem == stem and "/zh/" in k), math.nan)
+        rows.append([stem, f"{en:.0f}", f"{zh:.0f}"])
+    first = sum(v for k, v in times.items() if "/en/" in k)
+    later = sum(v for k, v in times.items() if "/zh/" in k)
+    rows.append([p["total"], f"{first:.0f}", f"{later:.0f}"])
+    return [p["lessons"].format(source=lessons.get("source", "?")), "",
+            _table([p["lesson"], p["first"], p["later"]], rows), ""]
+
+
+def render_page(runs: list[dict], lang: str = "en", command: str = "python -m minialign report",
+                lessons: dict | None = None) -> str:
     """The results page of several pipeline runs, in one language."""
     p = PAGE_TEXT[lang]
     seeds = [run.get("seed") for run in runs]
@@ -221,31 +260,49 @@ def render_page(runs: list[dict], lang: str = "en", command: str = "python -m mi
                 rate = any(w in key for w in ("accuracy", "compliance", "refusal", "agreement", "candidate"))
                 lines.append(f"- {stage}, {key}: {mean_range(values, rate)}")
         lines.append("")
+    stage_names = list(dict.fromkeys(n for run in runs for n in run.get("train_seconds", {})))
+    if stage_names:
+        lines += [f"## {p['train']}", "",
+                  _table([p["stage"], "s"], [[n, mean_range([run.get("train_seconds", {}).get(n) for run in runs], False, fmt="{:.0f}")]
+                                             for n in stage_names]), ""]
+    if lessons:
+        lines += _lessons_table(lessons, lang)
     lines += [f"## {p['runs']}", "",
               f"- {p['time']}: " + mean_range([run.get("elapsed_s") for run in runs], False, fmt="{:.0f}"),
               f"- {p['memory']}: " + mean_range([run.get("peak_rss_mb") for run in runs], False, fmt="{:.0f}"), ""]
     return "\n".join(lines)
 
 
-def write_pages(run_dirs: Sequence[str | Path], out: str | Path = "results", command: str = "") -> list[Path]:
-    """Write out/RESULTS.md (English) and out/RESULTS_CN.md (Chinese) from the runs."""
+def write_pages(run_dirs: Sequence[str | Path], out: str | Path = "results", command: str = "",
+                lesson_xml: str | Path | None = None) -> list[Path]:
+    """Write out/RESULTS.md (English) and out/RESULTS_CN.md (Chinese) from the runs.
+
+    With `lesson_xml` (the JUnit XML of `make test NBVAL_ARGS=--junitxml=nb.xml`) the lesson times
+    are read from it and kept in out/lesson_times.json, which later renders reuse."""
     from .train import atomic_write_text
 
     runs = load_runs(run_dirs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = command or "python -m minialign report " + " ".join(str(d) for d in run_dirs)
+    kept = out / "lesson_times.json"
+    lessons = None
+    if lesson_xml is not None:
+        lessons = {"source": Path(lesson_xml).name, "times": lesson_times(lesson_xml)}
+        atomic_write_text(kept, json.dumps(lessons, indent=1))
+    elif kept.exists():
+        lessons = json.loads(kept.read_text())
     paths = []
     for lang, name in (("en", "RESULTS.md"), ("zh", "RESULTS_CN.md")):
         path = out / name
-        atomic_write_text(path, render_page(runs, lang, command))
+        atomic_write_text(path, render_page(runs, lang, command, lessons))
         paths.append(path)
     return paths
 
 
 def report_main(args) -> int:
     try:
-        paths = write_pages(args.runs, args.out)
+        paths = write_pages(args.runs, args.out, lesson_xml=getattr(args, "lesson_times", None))
     except (FileNotFoundError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
