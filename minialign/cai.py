@@ -356,11 +356,9 @@ class CritiqueConfig:
     """How the critique -> revise loop runs."""
 
     rounds: int = 2
-    """critique -> revise rounds per transcript (Bai et al. use up to 4); principles do not
-    repeat within a transcript until each has had a turn, so 2 rounds apply both defaults"""
+    """critique -> revise rounds per transcript (Bai et al.: up to 4; ours 2, so both default principles get a turn; lesson 8)"""
     principles: tuple[str, ...] = ("harm", "helpful")
-    """names of the principles to sample from; () = the whole default constitution. The default
-    pair watches the two sides the red team measures: harmful compliance and needless refusal"""
+    """principles to sample from, () = the whole constitution (ours: harm and helpful, the two sides the red team measures; lesson 8)"""
     temperature: float = 0.0
     """sampling temperature of critiques and revisions (0 = greedy: a tiny model's best guess)"""
     response_temperature: float = 1.0
@@ -397,14 +395,9 @@ class SLCAIConfig:
     n_per_kind: dict = field(default_factory=lambda: {"harmful": 128})
     """transcripts per prompt kind, on train-split prompts: the red-team prompts that the loop revises"""
     helpful_ratio: float = 2.0
-    """helpful examples per revision example. Bai et al. mix the revisions with helpful responses
-    sampled from the helpful model, so that the model does not learn to refuse everything: a
-    training set of nothing but refusals teaches that refusing is always the answer (cpu preset,
-    seed 0: revisions alone take red-team over-refusal to ~100%, one helpful example per revision
-    leaves it well above the SFT model's, two bring it below)"""
+    """helpful examples per revision (Bai et al. mix in helpful samples; ours 2, so revisions alone do not teach refusing; lesson 8)"""
     helpful_mix: dict = field(default_factory=lambda: {"factual": 0.2, "arithmetic": 0.1, "benign": 0.55, "advice": 0.15})
-    """prompt kinds of the helpful examples, as proportions: ordinary requests, and above all safe
-    requests that sound dangerous (benign), the ones a model trained on refusals refuses next"""
+    """prompt kinds of the helpful examples, as proportions (mostly benign-but-scary requests, which a refusal-trained model refuses next; lesson 8)"""
     helpful_temperature: float = 0.0
     """temperature at which the model answers them (0 = greedy: its best answer, not a noisy sample)"""
     batch_size: int = 32

@@ -243,15 +243,13 @@ class GRPOConfig:
     uses others (its answers are ~6 tokens long and its batches a hundred completions)."""
 
     iterations: int = 100
-    """rollout -> update cycles (seed 0, held-out sums sampled: SFT 35%; 80 iterations 57%,
-    100 iterations 63%, 120 iterations 58%)"""
+    """rollout -> update cycles (DeepSeekMath trains far longer; ours 100 on a CPU budget; lesson 7)"""
     prompts_per_iteration: int = 32
     """arithmetic prompts per rollout"""
     group_size: int = 8
     """G, completions per prompt (DeepSeekMath: 64)"""
     updates_per_rollout: int = 2
-    """gradient steps on each rollout (DeepSeekMath: 1); beyond the first, the clip is what
-    keeps the policy near the one that sampled"""
+    """gradient steps per rollout (DeepSeekMath: 1; ours 2, the clip keeping later steps near the sampler; lesson 7)"""
     lr: float = 3e-4
     """Adam learning rate (DeepSeekMath: 1e-6 for 7B parameters; 1e-3 wrecks the tiny model)"""
     max_grad_norm: float = 1.0

@@ -381,9 +381,7 @@ class PPOConfig:
     minibatch_size: int = 32
     """responses per gradient step"""
     ppo_epochs: int = 2
-    """passes over each rollout (Ziegler et al. 2019: 4); more reuse, more drift from the rollout
-    policy. On the cpu preset 2 epochs at lr 1e-4 match 4 epochs at 5e-5 (3 seeds: mean oracle
-    reward +0.54 vs +0.51, win rate 56% both) in half the update time"""
+    """passes over each rollout (Ziegler et al. 2019: 4; ours 2 at lr 1e-4, as good as 4 at 5e-5 in half the time; lesson 4)"""
     lr: float = 1e-4
     """Adam learning rate (Ziegler et al. 2019: 1.41e-5 for 774M parameters; a tiny model tolerates more)"""
     max_grad_norm: float = 1.0
@@ -403,9 +401,7 @@ class PPOConfig:
     max_new_tokens: int = 32
     """response budget; responses that run out of it end without <|end|>"""
     kl_coef: float = 0.2
-    """beta of the per-token KL penalty, or its start value when adaptive (InstructGPT: 0.02, fixed);
-    the tiny reward model is easy to over-optimise, so it needs a tighter leash: at 0.05 with
-    lr 1e-4, 60 iterations push its score up while the oracle's falls"""
+    """beta of the per-token KL penalty, or its start value when adaptive (InstructGPT 0.02; ours 0.2: the tiny RM is easy to over-optimise; lesson 4)"""
     kl_controller: str = "fixed"
     """'fixed' or 'adaptive' (Ziegler et al. 2019, sec. 2.2)"""
     kl_target: float = 1.0
@@ -413,15 +409,11 @@ class PPOConfig:
     kl_horizon: float = 2000.0
     """adaptive controller: responses over which the coefficient may change by a factor of about e^0.2"""
     normalize_score: bool = True
-    """rescale RM scores to mean 0, std 1 on the first rollout (the SFT policy), as Ziegler et al.
-    2019 normalise their reward model, so that kl_coef means the same for any reward model"""
+    """rescale RM scores to mean 0, std 1 on the first rollout (Ziegler et al. 2019), so kl_coef means the same for any RM (lesson 4)"""
     missing_eos_penalty: float = 1.0
-    """subtracted from the (normalised) score of every response that ran out of max_new_tokens
-    before <|end|> (TRL's name): the reward model reads such a response at whatever token came
-    last, so without it a cut-off ramble may score as well as a finished answer; 0 = off"""
+    """subtracted from the normalised score of a response cut off before <|end|> (TRL's name; ours 1.0; 0 = off; lesson 4)"""
     length_bonus: float = 0.0
-    """added to the score per response token: a deliberately flawed reward for the reward-hacking
-    lesson (reward models are known to favour length, Singhal et al. 2023); 0 in real use"""
+    """score added per response token: a deliberately flawed reward for the reward-hacking experiment (Singhal et al. 2023); 0 in real use (lesson 4)"""
     seed: int = 0
     """prompt order, sampling and minibatch shuffling"""
 

@@ -30,10 +30,7 @@ class PretrainConfig:
     """documents in the corpus (about 37 tokens each)"""
     batch_size: int = 32
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=600, lr=3e-3, warmup_steps=30))
-    """a tiny model tolerates a larger learning rate than GPT-2's 6e-4; the sums are the slowest
-    thing it learns (seed 0, greedy "a plus b is" on the held-out sums: 49% after 600 steps at
-    2e-3, 79% after 600 steps at 3e-3), and every arithmetic lesson later builds on them (after
-    GRPO, held-out sums sampled: 44% from a 500-step base, 55% from this one)"""
+    """optimiser loop (GPT-2 lr 6e-4; ours 3e-3 for 600 steps: the sums are what a tiny model learns last, and later lessons build on them; lesson 1)"""
     seed: int = 0
 
 

@@ -42,3 +42,23 @@ def test_the_check_would_catch_a_retyped_number():
     assert _quoted("DPO raises it (88% to 92%), in 587 s, +0.397 reward, 3.5x faster") == \
         ["88%", "92%", "587s", "+0.397", "3.5x"]
     assert _quoted("```\nmake test  # 15 min\n```") == []
+
+
+def _config_field_docs():
+    import ast
+
+    for path in sorted((ROOT / "minialign").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name.endswith("Config")):
+            for a, b in zip(cls.body, cls.body[1:]):
+                if isinstance(a, ast.AnnAssign) and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant) \
+                        and isinstance(b.value.value, str):
+                    yield f"{path.name}: {cls.name}.{a.target.id}", b.value.value
+
+
+def test_config_field_docstrings_are_one_line_without_measurements():
+    # the paper's value, ours, why, which lesson shows it: measurements belong on the results page
+    bad = [(where, doc) for where, doc in _config_field_docs()
+           if "\n" in doc.strip() or re.search(r"\d+(?:\.\d+)?%|[+-]\d\.\d\d|\bseeds? \d", doc)]
+    assert not bad, f"config docstrings with several lines or measured numbers: {bad[:3]}"
+    assert len(list(_config_field_docs())) > 50  # the scan does find the config fields
