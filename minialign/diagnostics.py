@@ -20,15 +20,23 @@ from .stages import Stages
 
 
 def reward_diagnostics(stages: Stages) -> dict[str, float]:
-    """Held-out pairwise accuracy of the reward model, overall and per prompt kind."""
+    """Held-out pairwise accuracy of the reward model against the oracle's noiseless preference,
+    overall and per prompt kind, next to the label-noise ceiling: how often the noisy training
+    labels themselves agree with the oracle (a model that learnt the labels perfectly would
+    reach about that on pairs like them)."""
     from .preferences import make_pairs
 
     cfg = stages.config_of("reward")
     rm, tok = stages.get("reward"), stages.tokenizer
-    pairs = make_pairs(stages.world, cfg.n_eval_pairs, cfg.seed + 1, "eval", cfg.eval_label_temperature)
-    out = {"held-out pairwise accuracy": reward.reward_accuracy(rm, tok, pairs)}
+    pairs = make_pairs(stages.world, cfg.n_eval_pairs, cfg.seed + 1, "eval", 0.0)  # noiseless: the oracle's order
+    train = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)  # the labels it learnt
+    out = {"held-out pairwise accuracy": reward.reward_accuracy(rm, tok, pairs),
+           "label-noise ceiling (training labels that agree with the oracle)": 1 - sum(p.flipped for p in train) / len(train)}
     for kind in sorted({p.kind for p in pairs}):
         out[f"accuracy on {kind} pairs"] = reward.reward_accuracy(rm, tok, [p for p in pairs if p.kind == kind])
+        of_kind = [p for p in train if p.kind == kind]
+        if of_kind:
+            out[f"label-noise ceiling on {kind} pairs"] = 1 - sum(p.flipped for p in of_kind) / len(of_kind)
     return out
 
 

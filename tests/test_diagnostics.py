@@ -16,7 +16,8 @@ def stages(tmp_path_factory):
 
 
 EXPECTED = {
-    "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs"],
+    "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs",
+               "label-noise ceiling (training labels that agree with the oracle)", "label-noise ceiling on harmful pairs"],
     "ppo": ["reward-model score of sft", "reward-model score of ppo"],
     "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy",
              "grpo greedy, several candidate numbers", "grpo sampled, several candidate numbers",
@@ -35,7 +36,7 @@ def test_each_stage_reports_its_numbers(stages, stage):
         assert key in values, f"{stage}: {key!r} missing from {sorted(values)}"
         assert isinstance(values[key], float) and math.isfinite(values[key])
     for key, v in values.items():
-        if "accuracy" in key or "candidate" in key or "compliance" in key or "refusal" in key or "agreement" in key:
+        if "accuracy" in key or "ceiling" in key or "candidate" in key or "compliance" in key or "refusal" in key or "agreement" in key:
             assert 0.0 <= v <= 1.0, f"{stage}: {key} = {v} is not a rate"
 
 
