@@ -93,12 +93,12 @@ RATE_FIELDS = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance",
 
 
 def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt], seed: int = 0,
-                     temperature: float = 1.0, max_new_tokens: int = 48) -> rollout.Rollout:
-    """One sampled response per prompt; the same seed gives the same responses."""
+                     temperature: float = 1.0, max_new_tokens: int = 48, batch_size: int = 128) -> rollout.Rollout:
+    """One sampled response per prompt; the same seed (and batch size) gives the same responses."""
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     return rollout.generate(model, tok, [p.text for p in prompts], max_new_tokens=max_new_tokens,
-                            temperature=temperature, generator=generator)
+                            temperature=temperature, generator=generator, batch_size=batch_size)
 
 
 def _wins_ties_losses(scores: Sequence[float], baseline_scores: Sequence[float]) -> tuple[int, int, int]:
@@ -126,15 +126,21 @@ def win_tie_rates(scores: Sequence[float], baseline_scores: Sequence[float]) -> 
 
 
 @torch.no_grad()
-def kl_to_reference(model: nn.Module, ref_model: nn.Module, batch: ChatBatch) -> float:
+def kl_to_reference(model: nn.Module, ref_model: nn.Module, batch: ChatBatch, chunk: int = 128) -> float:
     """Per-token KL(model || ref), the k1 estimate mean(log pi - log ref) over the response
-    tokens of `batch` (samples of `model`, right-padded, <|end|> included)."""
+    tokens of `batch` (samples of `model`, right-padded, <|end|> included), `chunk` rows at a
+    time so that the logits of a large batch never sit in memory at once."""
     device = next(model.parameters()).device
     batch = batch.to(device)
     mask = response_mask(batch.prompt_lens, batch.seq_lens, batch.input_ids.shape[1])  # (B, T-1)
-    logp = token_logprobs(model(batch.input_ids), batch.input_ids)  # (B, T-1)
-    ref_logp = token_logprobs(ref_model(batch.input_ids), batch.input_ids)  # (B, T-1)
-    return masked_mean(kl_estimate(logp, ref_logp, "k1"), mask).item()
+    total, tokens = 0.0, 0.0
+    for start in range(0, batch.input_ids.shape[0], chunk):
+        ids, m = batch.input_ids[start : start + chunk], mask[start : start + chunk]
+        logp = token_logprobs(model(ids), ids)  # (b, T-1)
+        ref_logp = token_logprobs(ref_model(ids), ids)  # (b, T-1)
+        total += (kl_estimate(logp, ref_logp, "k1") * m).sum().item()
+        tokens += m.sum().item()
+    return total / tokens if tokens else NAN
 
 
 def _rate(flags: list[bool]) -> float:
@@ -244,6 +250,10 @@ def best_score(world: MiniWorld, prompt: Prompt) -> float:
                for style in world.STYLES[prompt.kind] for i in range(3))
 
 
+EVAL_BATCH = 256
+"""prompts sampled at once by `sample_records` (larger batches amortise Python's per-step cost)"""
+
+
 def sample_seed(seed: int, sample: int) -> int:
     """The sampling seed of sample `sample` in a run of seed `seed`: the same for every model."""
     return 1000 * seed + sample
@@ -264,7 +274,8 @@ def sample_records(model: nn.Module, name: str, tok: Tokenizer, world: MiniWorld
     for split, prompts in splits.items():
         best = [best_score(world, p) for p in prompts]
         for j in range(n_samples):
-            out = sample_responses(model, tok, prompts, sample_seed(seed, sample_offset + j), temperature, max_new_tokens)
+            out = sample_responses(model, tok, prompts, sample_seed(seed, sample_offset + j), temperature, max_new_tokens,
+                                   batch_size=EVAL_BATCH)
             if j == 0:
                 kl[split] = kl_to_reference(model, ref_model, out.batch) if ref_model is not None else NAN
             for p, b, response in zip(prompts, best, out.responses):
