@@ -164,3 +164,17 @@ def test_compare_judges_every_model_against_the_same_baseline_samples(tmp_path):
     responses = sample_responses(sft, stages.tokenizer, prompts, seed=0).responses
     by_hand = evaluate(base, stages, "base", prompts=prompts, baseline=responses, ref_model=sft)
     assert (by_hand.win_rate, by_hand.kl, by_hand.reward) == (rows[1].win_rate, rows[1].kl, rows[1].reward)
+
+
+def test_reward_hacking_figure_plots_what_ppo_raises_beside_the_reward_model_score():
+    from minialign.train import MetricsLog
+
+    log = MetricsLog()
+    for step in range(3):
+        log.log(step, total_score=1.0 + step, score=0.5, oracle=0.2 - step, kl=0.1 * step, unfinished=0.0)
+    fig = plots.plot_reward_hacking({"kl_coef=0": log})
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("RM + length bonus" in t for t in titles) and any("reward-model score" in t for t in titles)
+    assert any("<|end|>" in t for t in titles)  # the unfinished fraction has its panel
+    raised = next(ax for ax in fig.axes if "RM + length bonus" in ax.get_title())
+    assert raised.lines[0].get_ydata()[-1] > raised.lines[0].get_ydata()[0]  # it plots total_score, not score
