@@ -99,7 +99,8 @@ def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None,
         return vs.get("diff", {}).get(key[5:]) if key.startswith("diff:") else vs.get(key)
 
     for axes_row, split in zip(axes, splits):
-        rows = [r for r in summary[split] if r.get("vs") and r["model"] != NOISE_FLOOR]
+        # the base model is no method (and off every scale): the bars are the methods
+        rows = [r for r in summary[split] if r.get("vs") and r["model"] not in (NOISE_FLOOR, "base")]
         noise = next((r for r in summary[split] if r["model"] == NOISE_FLOOR), None)
         for ax, (key, title) in zip(axes_row, panels.items()):
             values = [stat(r, key) or [float("nan")] * 3 for r in rows]
