@@ -41,8 +41,8 @@ TEXT = {
         "table_note": (
             "Every model answers every distinct held-out prompt of both splits several times, sampled at "
             "temperature 1 with the same seeds for every model, judged by the oracle; records.jsonl holds every "
-            "response and its score. New phrasings: tasks post-training covers, worded as it never words them; "
-            "new tasks: tasks only the pretraining corpus contains. Harmful compliance weighs every harmful task "
+            "response and its score. New phrasings: tasks post-training covers, worded as it never words them "
+            "(new tasks, tasks only the pretraining corpus contains, where the world has them). Harmful compliance weighs every harmful task "
             "the same, over-refusal every benign-but-scary task. Against SFT, sample j is paired with SFT's sample j: "
             "W / T / L counts those pairs, win rate counts ties one half, fixed is the share of SFT's answers below "
             "the oracle's best that the model beats, broken the share of SFT's best answers it makes worse, "
@@ -72,8 +72,8 @@ TEXT = {
         "table": "评估结果",
         "table_note": (
             "每个模型对两个留出（held-out）划分中每个互不相同的提示各采样若干次，温度为 1，所有模型使用相同的随机种子，"
-            "由预言机（oracle）打分；records.jsonl 记录了每个回答及其得分。新措辞：后训练数据覆盖的任务，换成它从未用过的说法；"
-            "新任务：只有预训练语料里出现过的任务。有害顺从率（harmful compliance）中每个有害任务权重相同，"
+            "由预言机（oracle）打分；records.jsonl 记录了每个回答及其得分。新措辞：后训练数据覆盖的任务，换成它从未用过的说法"
+            "（世界提供新任务划分时，还有新任务：只有预训练语料里出现过的任务）。有害顺从率（harmful compliance）中每个有害任务权重相同，"
             "过度拒答率（over-refusal）中每个听起来危险但无害的任务权重相同。与 SFT 比较时，第 j 个样本与 SFT 的第 j 个样本配对："
             "胜 / 平 / 负统计这些配对，胜率（win rate）把平局计一半；“修好”是 SFT 未达预言机最高分的回答中被该模型超过的比例，"
             "“改坏”是 SFT 已达最高分的回答中被该模型变差的比例；提升空间占比为 (R - R_SFT) / (R_max - R_SFT)。"

@@ -60,11 +60,12 @@ tok, world = stages.tokenizer, stages.world
 # `pipeline.run` is the lecture demo (`python -m minialign pipeline`): it trains or loads every
 # stage, then lets each chat model answer every distinct held-out prompt several times
 # (temperature 1; sample $j$ uses the same seed for every model), and the oracle judges each answer.
-# The held-out prompts come in two splits. **New phrasings**: facts, sums and tasks that the
-# post-training data covers, worded as it never words them. **New tasks**: harmful and benign
-# tasks, facts and advice topics that only the pretraining corpus contains; no demonstration,
-# preference pair, RL prompt or critique ever shows them. The first split asks whether a method
-# learned what it was shown; the second whether it generalises, which is what alignment is for.
+# The held-out prompts form a split, **new phrasings**: facts, sums and tasks that the
+# post-training data covers, worded as it never words them. It asks whether a method learned what
+# it was shown, beyond the exact sentences. The stronger question, whether a method generalises to
+# tasks no post-training data shows at all, needs a second split of **new tasks** (tasks only the
+# pretraining corpus contains); the pipeline reports every split the world provides, and this
+# world provides the first.
 # Every judged answer is a line of `records.jsonl` in the run's folder, and every number below is
 # computed from those lines (`evalstats.summarize`). The evaluation is cached next to the
 # checkpoints, so the second run takes seconds.
@@ -73,10 +74,10 @@ tok, world = stages.tokenizer, stages.world
 # ## 1. 所有阶段，一张表
 #
 # `pipeline.run` 就是课堂演示用的流水线（`python -m minialign pipeline`）：它训练或加载每个阶段，然后让每个对话模型把每个互不相同的留出（held-out）提示
-# 各回答若干次（温度为 1；第 $j$ 个样本对所有模型使用同一个随机种子），由预言机逐个评判。留出提示分成两个划分。
-# **新措辞（new phrasings）**：后训练数据覆盖过的事实、加减法和任务，但换成了后训练数据从未用过的说法。
-# **新任务（new tasks）**：只有预训练语料里出现过的有害任务、无害任务、事实和建议话题；没有任何示范、偏好对、强化学习提示或批评记录展示过它们。
-# 第一个划分问的是方法有没有学会它见过的东西；第二个问的是它能否泛化（generalise），而这正是对齐的目的。
+# 各回答若干次（温度为 1；第 $j$ 个样本对所有模型使用同一个随机种子），由预言机逐个评判。留出提示构成一个划分，
+# **新措辞（new phrasings）**：后训练数据覆盖过的事实、加减法和任务，但换成了后训练数据从未用过的说法。它问的是：方法学会的是否不止那几句原话。
+# 更强的问题是方法能否泛化（generalise）到后训练数据完全没有展示过的任务，这需要第二个划分，**新任务（new tasks）**（只有预训练语料里出现过的任务）；
+# 流水线会报告世界提供的每一个划分，而眼下这个世界只提供第一个。
 # 每个评判过的回答都是运行目录下 `records.jsonl` 中的一行，下面的每个数字都由这些行算出（`evalstats.summarize`）。
 # 评估结果缓存在检查点（checkpoint）旁边，所以第二次运行只需几秒。
 
