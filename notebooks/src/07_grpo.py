@@ -465,7 +465,8 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 # **What to notice**
 # - The accuracy of the sampled answers on the *training* sums is what GRPO optimises; the first
 #   panel of section 5 shows it during training. Whether it carries over to the held-out sums, which
-#   training never sampled, is what the two rows of the held-out printout answer, greedy and sampled.
+#   training never sampled, is what the held-out printout answers: compare its grpo row with its sft
+#   row, greedy and sampled.
 #   It can carry over only where the SFT model already gets a held-out sum right some of the time
 #   (its sampled accuracy says how often): lesson 2's answers restate the sum the way the corpus
 #   writes it, so what the base model learnt is within reach. GRPO can only make likelier what the
@@ -479,8 +480,8 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 #   row of section 6's table against the SFT row, column by column: arithmetic, which it targeted,
 #   and factual accuracy, reward, harmful compliance and over-refusal, which it did not. The table
 #   judges only a few dozen harmful and benign samples, so a difference of a few points there can be
-#   noise (lesson 9 puts intervals on such numbers). And the anchor holds the next-token distributions on
-#   average, not each decision to refuse. A reward that checks one thing optimises that thing; what
+#   noise (lesson 9 puts intervals on such numbers). And the anchor holds the next-token
+#   distributions on average, not each decision to refuse. A reward that checks one thing optimises that thing; what
 #   it does not check has to be held on purpose, and even then it can move. PPO moves the whole
 #   table, for the better where the reward model is right.
 # - No reward model and no value head: GRPO's cost is sampling, $G$ completions per prompt.
@@ -488,7 +489,7 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 # %% [markdown] zh
 # **值得注意的地方**
 # - *训练*题上采样答案的准确率正是 GRPO 所优化的量，第 5 节的第一张图画出了它在训练中的变化。它能否迁移到训练中从未采样过的留出题上，
-#   要看留出题打印结果中的两行（贪心解码与采样）。只有监督微调模型本来就能时不时答对的留出题，才有可能迁移过去（它的采样准确率说明了有多常答对）：
+#   要对比留出题打印结果中 grpo 与 sft 两行（贪心解码和采样都要看）。只有监督微调模型本来就能时不时答对的留出题，才有可能迁移过去（它的采样准确率说明了有多常答对）：
 #   第 2 课的回答按语料的写法复述算式，基座模型学到的东西就够得着。GRPO 只能让模型偶尔做得到的事变得更常发生；
 #   DeepSeekMath 的起点也是一个很多题都能偶尔做对的模型。模型从来答不对的算式，永远得不到可以从中学习的奖励。
 # - 零分散组（全对或全错的组）所占的比例，决定了学习信号的“预算”：策略越好，全对的组越多，它们什么也教不了。
