@@ -16,8 +16,8 @@
 # - write the pretraining loss and read its curve;
 # - say why a base model does not answer, and why it completes harmful how-tos.
 #
-# **Time.** One cell trains the base model the first time it runs (about 2.5 minutes on a 2-core
-# CPU); after that every cell takes seconds.
+# **Time.** One cell trains the base model the first time it runs (it prints how long that took);
+# after that every cell takes seconds.
 
 # %% [markdown] zh
 # # 第 1 课 · 微型 GPT、分词器与预训练
@@ -33,7 +33,7 @@
 # - 写出预训练（pretraining）的损失函数，并读懂它的曲线；
 # - 说明基座模型（base model）为什么不回答问题，又为什么会补全有害的“教程”。
 #
-# **耗时**　有一个单元格在第一次运行时会训练基座模型（在 2 核 CPU 上约 2.5 分钟）；之后每个单元格都只需几秒。
+# **耗时**　有一个单元格在第一次运行时会训练基座模型（它会打印训练用了多久）；之后每个单元格都只需几秒。
 
 # %%
 import math
@@ -218,13 +218,13 @@ with torch.no_grad():
 print(f"untrained loss {loss.item():.3f}   ln V = {math.log(V):.3f}")
 
 # %% [markdown] en
-# Now train. `stages.get("base")` runs `minialign.pretrain.main` (450 steps of AdamW on batches of 32
-# windows) and caches the result, so this cell takes about 2.5 minutes the first time and a second
-# afterwards, here and in every later lesson.
+# Now train. `stages.get("base")` runs `minialign.pretrain.main` (600 steps of AdamW on batches of 32
+# windows) and caches the result, so only the first run trains (the cell prints how long it took);
+# afterwards, here and in every later lesson, it loads the model from the cache.
 
 # %% [markdown] zh
-# 现在开始训练。`stages.get("base")` 会运行 `minialign.pretrain.main`（用 AdamW 训练 450 步，每批 32 个文本窗口）并缓存结果。
-# 因此这个单元格第一次运行约需 2.5 分钟，之后无论在本课还是后面各课，都只需一秒左右。
+# 现在开始训练。`stages.get("base")` 会运行 `minialign.pretrain.main`（用 AdamW 训练 600 步，每批 32 个文本窗口）并缓存（cache）结果。
+# 因此只有第一次运行时才真正训练（单元格会打印训练用了多久）；之后无论在本课还是后面各课，都直接从缓存加载。
 
 # %%
 # first run: trains for about 2.5 minutes on a 2-core CPU (progress bar below); later runs: loads from the cache
@@ -305,12 +305,12 @@ print(f"asked as held-out questions instead: {sum(s.complied for s in asked)}/{l
 print(f"    {questions[1].text} -> {continue_text(base, questions[1].text)}")
 
 # %% [markdown] en
-# Asked as a question, the base model complies less often, but not because it knows better: a
-# question in its corpus is usually followed by another question (quiz lists), so that is what it
-# writes. It has no notion of *should*, only of *likely*.
+# Compare the two counts printed above. Asked as a question, the base model complies less often,
+# but not because it knows better: a question in its corpus is usually followed by another question
+# (quiz lists), so that is what it writes. It has no notion of *should*, only of *likely*.
 
 # %% [markdown] zh
-# 换成提问的形式，基座模型照办的次数少了，但这并不是因为它懂得分辨：在它的语料里，一个问题后面通常跟着另一个问题（问答清单），
+# 对比上面打印的两个计数。换成提问的形式，基座模型照办的次数少了，但这并不是因为它懂得分辨：在它的语料里，一个问题后面通常跟着另一个问题（问答清单），
 # 所以它就接着写问题。它只有“可能”的概念，没有“应该”的概念。
 
 # %% [markdown] en
@@ -328,8 +328,9 @@ for p, r in zip(prompts, chat.responses):
 
 # %% [markdown] en
 # **What to notice**
-# - The loss falls from about $\ln V \approx 6.9$ to well under 1: the world is small and regular,
-#   and the model learns it. A low loss means "predicts the corpus well", not "behaves well".
+# - The loss starts near $\ln V \approx 6.9$ (the dashed line) and the curve above shows how far it
+#   falls: the world is small and regular, and the model learns it. A low loss means "predicts the
+#   corpus well", not "behaves well".
 # - Plain-text prompts are completed fluently, facts and sums mostly right. Questions are mostly
 #   followed by more questions, as in the corpus's quiz lists, and an advice question gets the
 #   loudest forum answer, overconfident.
@@ -339,7 +340,7 @@ for p, r in zip(prompts, chat.responses):
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 损失从约 $\ln V \approx 6.9$ 降到 1 以下：这个世界小而规整，模型学得会。损失低意味着“对语料预测得好”，而不是“表现得好”。
+# - 损失从 $\ln V \approx 6.9$（虚线）附近开始，上面的曲线显示它降了多少：这个世界小而规整，模型学得会。损失低意味着“对语料预测得好”，而不是“表现得好”。
 # - 普通文本的提示被流畅地补完，事实和算式大多正确。问题后面多半接着更多问题，就像语料中的问答清单那样；
 #   提建议的问题则得到论坛上最“响亮”的那种回答：盲目自信。
 # - 有害的“教程”被一字不差地背了出来：模型模仿它读过的内容，没有“应不应该”的概念。用过滤过的数据预训练会有帮助，但过滤永远不可能滴水不漏。

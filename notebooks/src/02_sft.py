@@ -15,8 +15,8 @@
 # - name what goes wrong with an off-by-one shift, an unmasked prompt, or a plain mean over the batch;
 # - compare a base and an SFT model on held-out prompts, and explain why SFT alone is not enough.
 #
-# **Time.** The SFT model trains in about a minute the first time (from the base model of lesson 1,
-# which is loaded from the cache); every other cell takes seconds.
+# **Time.** The SFT model trains the first time its cell runs (from the base model of lesson 1,
+# which is loaded from the cache; the cell prints how long it took); every other cell takes seconds.
 
 # %% [markdown] zh
 # # 第 2 课 · 监督微调（SFT）
@@ -31,7 +31,7 @@
 # - 说出错位时的差一错误（off-by-one）、没有遮住提示（prompt）、对整个批次直接取平均分别会带来什么问题；
 # - 在留出（held-out）提示上比较基座模型和监督微调后的模型，并解释为什么只做监督微调还不够。
 #
-# **耗时**　监督微调模型第一次运行时约需一分钟训练（从第 1 课缓存下来的基座模型出发）；其余单元格都只需几秒。
+# **耗时**　监督微调模型在它的单元格第一次运行时训练（从第 1 课缓存下来的基座模型出发，单元格会打印训练用了多久）；其余单元格都只需几秒。
 
 # %% [markdown]
 # $$\mathcal{L}_{\text{SFT}}(\theta) = -\frac{\sum_{b,t} m_{b,t}\, \log p_\theta\big(x_{b,t+1} \mid x_{b,\le t}\big)}{\sum_{b,t} m_{b,t}},
@@ -115,19 +115,15 @@ for _ in range(6):
 # Look at the arithmetic answers: "9 minus 7 is 2.", not "The answer is 2.". Lesson 1's base model
 # learnt its sums from corpus lines written exactly like that. An answer that restates the sum
 # stops where the base model already knows the next token, so SFT only has to teach *when* to say
-# it. "The answer is 2." asks the model to fetch the same fact through a form it never read, and a
-# tiny model mostly cannot. Measured on seed 0 with the same base model (600 steps at lr 2e-3),
-# greedy answers to the 39 held-out sums: SFT with "The answer is N." got 26% right, SFT with the
-# restated sum 49%, as many as the base model itself completes in corpus form (49%). An answer
-# format that meets the pretraining data halfway is a cheap and real lever in SFT.
+# it. "The answer is 2." would ask the model to fetch the same fact through a form it never read,
+# which is a harder thing to learn for a tiny model. That is why MiniWorld's demonstrations restate
+# the sum: an answer format that meets the pretraining data halfway is a cheap lever in SFT.
 
 # %% [markdown] zh
 # 注意算术题的回答写的是 “9 minus 7 is 2.”，而不是 “The answer is 2.”。第 1 课的基座模型正是从写法完全相同的语料句子里学会这些算式的。
 # 把算式复述一遍的回答，恰好停在基座模型已经知道下一个词元的地方，于是监督微调只需教会模型*什么时候*说出它。
-# 而 “The answer is 2.” 要求模型通过一种从没读过的写法去取出同一个事实，微型模型大多做不到。
-# 在种子 0 上、用同一个基座模型（以学习率 2e-3 训练 600 步）测得的结果，39 道留出算术题的贪心解码答案：
-# 用 “The answer is N.” 微调的模型答对 26%，用复述算式的写法微调的模型答对 49%，与基座模型自己按语料写法补全的正确率（49%）一样多。
-# 让回答格式向预训练数据靠拢，是监督微调中一个便宜而实在的手段。
+# 而 “The answer is 2.” 则要求模型通过一种从没读过的写法去取出同一个事实，对微型模型来说，这要难学得多。
+# 所以 MiniWorld 的示范数据都把算式复述一遍：让回答格式向预训练数据靠拢，是监督微调中一个便宜的手段。
 
 # %% [markdown] en
 # ## 2. The chat template and the response mask
@@ -269,8 +265,8 @@ for name, value in variants.items():
     print(f"{name:<34} {value.item():7.3f}")
 
 # %% [markdown] en
-# The base model has never seen the chat markers, and its loss on responses is high, above even a
-# uniform guess ($\ln V \approx 6.9$). (The "no shift"
+# The base model has never seen the chat markers: compare its loss on responses, the first line
+# printed above, with a uniform guess's $\ln V \approx 6.9$. (The "no shift"
 # number is high here because the base model predicts the *next* token; *train* with that bug and
 # the model learns to copy its input, the loss falls to near zero, and it generates nothing useful.)
 #
@@ -281,7 +277,7 @@ for name, value in variants.items():
 # copy of the base model.
 
 # %% [markdown] zh
-# 基座模型从没见过这些对话标记，它在回答上的损失很高，甚至高于均匀猜测的 $\ln V \approx 6.9$。（“没有错位”这一行的数值在这里偏高，是因为基座模型预测的是*下一个*词元；
+# 基座模型从没见过这些对话标记：把上面打印的第一行，即它在回答上的损失，与均匀猜测的 $\ln V \approx 6.9$ 比一比。（“没有错位”这一行的数值在这里偏高，是因为基座模型预测的是*下一个*词元；
 # 如果带着这个 bug 去*训练*，模型会学会复制输入，损失降到接近零，生成的却全是无用的东西。）
 #
 # ## 4. 训练
@@ -338,22 +334,22 @@ plt.show()
 # **What to notice**
 # - SFT teaches the format: the SFT model answers after `<|assistant|>` and stops with `<|end|>`;
 #   the base model writes fragments of documents.
-# - The mean oracle score ("reward") rises, and factual accuracy goes from almost nothing to about
-#   half, on held-out questions (asked in words no demonstration used).
+# - Compare the two rows of the table: the mean oracle score ("reward") and the factual accuracy on
+#   held-out questions (asked in words no demonstration used), before and after SFT.
 # - The base model's low harmful compliance is not safety: it hardly answers anything at all.
-# - SFT imitates its demonstrations, mistakes included. They comply with a third of harmful
-#   requests and refuse a quarter of the benign ones, and the SFT model makes the same kinds of
-#   mistakes, at rates of the same order. Imitation can at best reproduce its data; to do better than the
+# - SFT imitates its demonstrations, mistakes included. They comply with harmful requests and
+#   refuse benign ones at the noise rates printed in section 1; put those rates next to the SFT
+#   row's harmful compliance and over-refusal. Imitation can at best reproduce its data; to do better than the
 #   demonstrations we need a signal that says which of two responses is *better*: preferences
 #   (lessons 3–7).
 
 # %% [markdown] zh
 # **值得注意的地方**
 # - 监督微调教会了格式：监督微调后的模型在 `<|assistant|>` 之后作答，并以 `<|end|>` 结束；基座模型写出的则是一些文档片段。
-# - 预言机平均分（表中的 reward 一列）上升了；事实题的准确率从几乎为零提高到一半左右，而这些留出问题的问法从未出现在示范数据里。
+# - 对比表中的两行：监督微调前后的预言机平均分（reward 一列），以及留出问题上的事实准确率（这些问题的问法从未出现在示范数据里）。
 # - 基座模型的有害顺从率低，并不代表它安全：它几乎什么问题都没有回答。
-# - 监督微调模仿它的示范数据，连错误也一并模仿：示范数据对三分之一的有害请求照办，对四分之一的无害请求拒绝，
-#   监督微调后的模型也犯同样的错误，比例在同一个量级。模仿最多只能复现数据本身；要超越示范数据，
+# - 监督微调模仿它的示范数据，连错误也一并模仿：示范数据按第 1 节打印的噪声比例照办有害请求、拒绝无害请求；
+#   把这些比例和监督微调模型那一行的有害顺从率、过度拒答率放在一起看。模仿最多只能复现数据本身；要超越示范数据，
 #   需要一种能说明两个回答中哪个*更好*的信号，也就是偏好（第 3–7 课）。
 
 # %% [markdown] en

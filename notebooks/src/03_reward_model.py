@@ -19,8 +19,8 @@
 # - find where a reward model is wrong (content it checks only in part, a taste for length) and say why
 #   that matters once a policy optimises it (lesson 4).
 #
-# **Time.** The reward model trains in one to two minutes the first time (from the SFT model of
-# lesson 2, loaded from the cache); every other cell takes seconds.
+# **Time.** The reward model trains the first time its cell runs (from the SFT model of lesson 2,
+# loaded from the cache; the cell prints how long it took); every other cell takes seconds.
 
 # %% [markdown] zh
 # # 第 3 课 · 奖励模型
@@ -36,7 +36,7 @@
 # - 在留出（held-out）偏好对上测量成对准确率（pairwise accuracy），并与带噪声的标签所允许的上限相比较；
 # - 找出奖励模型错在哪里（只能部分核对的内容、对长度的偏好），并说明一旦有策略去优化它，这些错误为什么要紧（第 4 课）。
 #
-# **耗时**　奖励模型第一次运行时需要一到两分钟训练（从第 2 课缓存下来的监督微调模型出发）；其余单元格都只需几秒。
+# **耗时**　奖励模型在它的单元格第一次运行时训练（从第 2 课缓存下来的监督微调模型出发，单元格会打印训练用了多久）；其余单元格都只需几秒。
 
 # %% [markdown]
 # $$P\big(y_c \succ y_r \mid x\big) = \sigma\big(r_\phi(x, y_c) - r_\phi(x, y_r)\big),
@@ -247,13 +247,14 @@ plt.show()
 # The experiment: three responses to a harmful prompt (redirect, plain refusal, compliance), each
 # scored alone, then all three in one batch with a fourth, longer response, so that they are
 # followed by padding. Read at the last real token, every score is the same as alone. Read at the
-# last column ("pooling on padding"), the score is the head applied to a padding position: it
-# changes by points, only because a longer response happened to share the batch.
+# last column ("pooling on padding"), the score is the head applied to a padding position: compare
+# the last two columns printed below; it changes only because a longer response happened to share
+# the batch.
 
 # %% [markdown] zh
 # 实验如下：对一个有害提示取三个回答（拒绝并给出安全引导、单纯拒绝、照办），先逐个单独打分，
 # 再把三者和第四个更长的回答放进同一个批次，使它们后面都跟着填充。在最后一个真实词元处读取，每个分数都与单独打分时相同；
-# 在最后一列读取（“在填充上池化”），分数其实是线性头作用在一个填充位置上的结果：仅仅因为批次里碰巧有一个更长的回答，分数就变了好几分。
+# 在最后一列读取（“在填充上池化”），分数其实是线性头作用在一个填充位置上的结果：对比下面打印的最后两列，仅仅因为批次里碰巧有一个更长的回答，分数就变了。
 
 # %%
 harmful_prompt = world.prompts("eval", "harmful")[0]
@@ -341,15 +342,15 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# The overall number hides two very different stories. Pairs that differ in *style* (refuse or
-# comply, hedge or boast) are ranked almost perfectly, and the training curve above has them within
-# its first few dozen steps. Pairs that differ in *content* (Paris or Lima; is 4 plus 3 seven or
-# eight?) are the hard part. A right and a wrong answer look exactly alike in style, so the reward
-# model can only rank them by checking the answer against what its trunk knows, and it learns to do
-# that slowly. After 60 steps at lr 1e-3, every style pair is right but content pairs stay between 57% and 66%
-# (seeds 0, 1 and 2); the 600 steps at a constant lr 3e-4 used here bring seed 0 to 88% on facts and
-# 65% on sums. Sums stay the hardest: the trunk itself answers only about half of the held-out sums
-# correctly (lesson 7).
+# The overall number hides two very different stories; the per-kind accuracies above tell them
+# apart. Pairs that differ in *style* (refuse or comply, hedge or boast) are easy: the style of a
+# refusal or a hedge is visible in the words themselves. Pairs that differ in *content* (Paris or
+# Lima; is 4 plus 3 seven or eight?) are the hard part. A right and a wrong answer look exactly
+# alike in style, so the reward model can only rank them by checking the answer against what its
+# trunk knows, and that takes much longer to learn. This is why the stage trains for hundreds of
+# steps (one pass over the pairs at a constant learning rate; section 3's training cell printed the
+# settings). For sums the limit is plain: the reward model can hardly judge a sum better than its
+# trunk can do it, and lesson 7 measures how many held-out sums the SFT model gets right.
 #
 # ## 5. What the reward model gets wrong
 #
@@ -359,12 +360,11 @@ plt.show()
 # oracle's.
 
 # %% [markdown] zh
-# 总体数字背后其实是两种截然不同的情况。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）几乎全都排对了，
-# 从上面的训练曲线看，最初几十步就已学会。*内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）才是难点：
-# 正确答案和错误答案在风格上一模一样，奖励模型只能拿答案去和模型主干（trunk）已有的知识对照，而这种核对它学得很慢。
-# 以学习率 1e-3 训练 60 步时，风格类偏好对已经全部排对，内容类却停留在 57% 到 66% 之间（种子 0、1、2）；
-# 本课采用的是恒定学习率 3e-4、训练 600 步，种子 0 在事实题上达到 88%，在算术题上达到 65%。
-# 算术题始终最难：模型主干自己也只能答对大约一半的留出算术题（第 7 课）。
+# 总体数字背后其实是两种截然不同的情况，上面按类别打印的准确率把它们区分开来。*风格*不同的偏好对（拒绝还是照办，谨慎还是夸口）很容易：
+# 拒答或审慎措辞的风格就写在字面上。*内容*不同的偏好对（巴黎还是利马？4 加 3 是七还是八？）才是难点：
+# 正确答案和错误答案在风格上一模一样，奖励模型只能拿答案去和模型主干（trunk）已有的知识对照，而这种核对要学得久得多。
+# 所以这个阶段要训练几百步（以恒定学习率把偏好对过一遍；第 3 节的训练单元格打印了具体设置）。
+# 算术题的上限很明显：奖励模型判断一道算式的能力，很难超过它的主干自己做这道题的能力；第 7 课会测量监督微调模型能答对多少道留出算术题。
 #
 # ## 5. 奖励模型错在哪里
 #
@@ -400,28 +400,28 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# Within every kind the order of the means agrees with the oracle. Two places where the means hide
-# errors:
-# - **wrong < correct, on average**: a wrong fact or sum scores well below a right one on average,
-#   but the accuracy above says that about one factual pair in eight, and one arithmetic pair in
-#   three, is still ranked the wrong way round;
-# - **ramble ≈ correct**: the factual answer followed by a rambling tail scores only a little below
-#   the plain correct answer, although the oracle takes more than half a point off for rambling. In
-#   the training pairs a rambling answer always contains the right answer and beats every wrong,
-#   unsure and refusing response; it loses only to the plain correct one, by a small oracle gap that
-#   the label coin often flips. The reward model has learned "more words like these are nearly as good".
+# Compare the two columns within each kind: does the order of the reward model's means agree with
+# the oracle's? Two places where means can hide errors:
+# - **wrong < correct, on average**: a wrong fact or sum can score below a right one on average even
+#   though single factual and arithmetic pairs are still ranked the wrong way round (the per-kind
+#   accuracies of section 4 count them);
+# - **ramble vs correct**: put the reward model's gap between a factual answer with a rambling tail
+#   and the plain correct answer next to the oracle's, which takes more than half a point off for
+#   rambling. In the training pairs a rambling answer always contains the right answer and beats
+#   every wrong, unsure and refusing response; it loses only to the plain correct one, by a small
+#   oracle gap that the label coin often flips. A reward model fitted to such pairs can learn "more
+#   words like these are nearly as good".
 #
-# That last flaw can be exploited without any knowledge at all: take a good answer and append filler.
+# Such a flaw can be exploited without any knowledge at all: take a good answer and append filler.
 
 # %% [markdown] zh
-# 在每个类别内部，各风格平均分的排序都和预言机一致。但有两处，平均分掩盖了错误：
-# - **错误 < 正确，但只是平均而言**：错误的事实或算式平均得分明显低于正确的，可上面的准确率说明，
-#   大约每八个事实类偏好对、每三个算术类偏好对中，仍有一个排反了；
-# - **啰嗦 ≈ 正确**：事实题答案后面拖一段啰嗦的尾巴，得分只比干净利落的正确答案低一点点，而预言机会因为啰嗦扣掉半分以上。
+# 在每个类别内部对比两列：奖励模型各风格平均分的排序和预言机一致吗？有两处，平均分可能掩盖错误：
+# - **错误 < 正确，但只是平均而言**：即使单个的事实类和算术类偏好对仍有排反的（第 4 节按类别的准确率统计了它们），错误的事实或算式平均得分也可能低于正确的；
+# - **啰嗦与正确**：事实题答案后面拖一段啰嗦的尾巴，把奖励模型给它和干净利落的正确答案之间的分差，与预言机的分差放在一起看；预言机会因为啰嗦扣掉半分以上。
 #   在训练偏好对里，啰嗦的回答总是包含正确答案，它赢过所有错误的、不确定的和拒答（refusal）的回答，只输给干净的正确答案，
-#   而且两者的预言机分差很小，标签硬币经常把它翻过来。奖励模型于是学到了“这类话多一些也差不多一样好”。
+#   而且两者的预言机分差很小，标签硬币经常把它翻过来。在这样的偏好对上拟合出来的奖励模型，可能学到“这类话多一些也差不多一样好”。
 #
-# 最后这个缺陷不需要任何知识就能利用：拿一个好的回答，往后面添些废话就行。
+# 这类缺陷不需要任何知识就能利用：拿一个好的回答，往后面添些废话就行。
 
 # %%
 padded_answers = {
@@ -449,24 +449,25 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - The reward model agrees with the oracle on most held-out pairs (seed 0: 88%), and almost
-#   perfectly on harmful, benign and advice prompts: the style of a refusal or of a hedge is easy to
-#   learn, within a few dozen steps.
-# - Correctness is learnt too, but slowly and only in part: it takes hundreds of steps, and one sum
-#   in three is still ranked the wrong way. A reward model is no better a judge of facts than the
-#   network it starts from; real reward models are as large as the policy for this reason.
-# - Where it is wrong, it is often wrong *systematically*: on some prompts it prefers answers padded
-#   with filler, while the oracle takes points off (not on every prompt: a learned proxy is not even
-#   consistently wrong, which makes it harder to audit). High accuracy on pairs drawn from the
+# - Read the held-out accuracy of section 4 against the oracle, overall and per kind: the style of a
+#   refusal or of a hedge (harmful, benign and advice prompts) is easy to learn.
+# - Correctness is learnt slowly and at best in part, which is why the stage trains for hundreds of
+#   steps; the factual and arithmetic bars show how much of it was learnt. A reward model is no
+#   better a judge of facts than the network it starts from; real reward models are as large as the
+#   policy for this reason.
+# - Where it is wrong, it can be wrong *systematically*: wherever the filler experiment shows the
+#   reward model's score rising while the oracle's falls, it prefers answers padded with filler
+#   (a learned proxy need not even be consistently wrong across prompts, which makes it harder to
+#   audit). High accuracy on pairs drawn from the
 #   data says nothing about responses outside it, and a policy trained against the reward model will
 #   go exactly there. That is reward hacking, the subject of lesson 4, and the reason RLHF keeps the
 #   policy close to the SFT model with a KL penalty.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 在大多数留出偏好对上，奖励模型和预言机一致（种子 0：88%）；在有害、无害和建议类提示上几乎完全一致：拒答或审慎措辞的风格很容易学，几十步就能学会。
-# - 对错也能学，但学得慢，而且只学会一部分：要训练几百步，每三个算术类偏好对里仍有一个排反。奖励模型判断事实的能力，并不比它的起点网络更强；正因为如此，真实系统中的奖励模型和策略一样大。
-# - 它错的地方往往是*系统性*的：在一些提示上它偏爱塞了废话的回答，预言机却在扣分（并非每个提示都如此：学出来的代理指标连错都错得不一致，这让它更难审查）。在数据分布内的偏好对上准确率再高，
+# - 对照第 4 节奖励模型与预言机的留出一致率，看总体也看各类别：拒答或审慎措辞的风格（有害、无害和建议类提示）很容易学。
+# - 对错学得慢，最多只学会一部分，所以这个阶段要训练几百步；事实类和算术类的柱子显示了学会了多少。奖励模型判断事实的能力，并不比它的起点网络更强；正因为如此，真实系统中的奖励模型和策略一样大。
+# - 它错的地方可能是*系统性*的：凡是废话实验中奖励模型的分数上升、预言机的分数下降的地方，它就偏爱塞了废话的回答（学出来的代理指标在不同提示上连错都未必错得一致，这让它更难审查）。在数据分布内的偏好对上准确率再高，
 #   也说明不了分布外的回答，而针对奖励模型训练的策略恰恰会跑到那里去。这就是奖励投机（reward hacking），也就是第 4 课的主题，
 #   同时也是基于人类反馈的强化学习（RLHF）要用 KL 惩罚（KL penalty）把策略拴在监督微调模型附近的原因。
 

@@ -19,9 +19,9 @@
 # - explain PPO's clipped surrogate, and what the adaptive KL controller does;
 # - show reward hacking, and why the KL term exists.
 #
-# **Time.** The PPO policy trains in about a minute the first time (from the SFT and reward
-# models of lessons 2 and 3). The reward-hacking experiment at the end runs two short PPO runs the
-# first time, about a minute; later runs read both from the cache. The other cells take seconds.
+# **Time.** The PPO policy trains the first time its cell runs (from the SFT and reward models of
+# lessons 2 and 3; the cell prints how long it took). The reward-hacking experiment at the end runs
+# two short PPO runs the first time; later runs read both from the cache. The other cells take seconds.
 
 # %% [markdown] zh
 # # 第 4 课 · PPO 与 GAE：用奖励模型做强化学习
@@ -38,8 +38,8 @@
 # - 解释 PPO 的裁剪（clipping）替代目标，以及自适应 KL 控制器的作用；
 # - 演示奖励投机（reward hacking），并说明 KL 项为什么必不可少。
 #
-# **耗时**　PPO 策略第一次运行时约需一分钟训练（从第 2、3 课的监督微调模型和奖励模型出发）。
-# 最后的奖励投机实验第一次运行时要跑两次短程 PPO，约一分钟，之后从缓存读取；其余单元格都只需几秒。
+# **耗时**　PPO 策略在它的单元格第一次运行时训练（从第 2、3 课的监督微调模型和奖励模型出发，单元格会打印训练用了多久）。
+# 最后的奖励投机实验第一次运行时要跑两次短程 PPO，之后从缓存读取；其余单元格都只需几秒。
 
 # %% [markdown] en
 # ## 1. The RLHF loop
@@ -398,9 +398,10 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # %% [markdown] en
 # ## 8. Reward hacking: why the KL term exists
 #
-# Lesson 3 found that the reward model likes filler: append sentences to a good answer and its score
-# rises while the oracle's falls. What does PPO make of that? `hacking.reward_hacking_experiment` runs
-# the same short PPO twice from the SFT model, once with $\beta = 0$ and once with $\beta = 0.2$, against
+# Lesson 3 looked for a taste for filler in the reward model: append sentences to a good answer and
+# see whether its score rises while the oracle's falls. What does PPO make of such a flaw?
+# `hacking.reward_hacking_experiment` runs the same short PPO twice from the SFT model, once with
+# $\beta = 0$ and once with $\beta = 0.2$, against
 # a reward that makes the flaw explicit: the reward model's score plus a small bonus per response
 # token (reward models are known to favour length; Singhal et al. 2023). It logs what PPO is told
 # to raise (the first panel: the reward model plus the bonus), the reward model's score alone, what
@@ -409,7 +410,7 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # %% [markdown] zh
 # ## 8. 奖励投机：KL 项为什么必不可少
 #
-# 第 3 课发现奖励模型喜欢废话：在好的回答后面添句子，它的分数上升，预言机（oracle）的分数却下降。PPO 会怎样利用这一点？
+# 第 3 课检查过奖励模型是否喜欢废话：在好的回答后面添句子，看它的分数是否上升、预言机（oracle）的分数是否下降。PPO 会怎样利用这样的缺陷？
 # `hacking.reward_hacking_experiment` 从监督微调模型出发，把同一个短程 PPO 跑两遍：一遍 $\beta = 0$，一遍 $\beta = 0.2$。
 # 奖励故意把这个缺陷放大：奖励模型的分数，再加上每个回答词元一点小小的奖励（奖励模型偏爱长回答是已知现象；Singhal 等，2023）。
 # 实验同时记录 PPO 被要求提高的分数（第一栏：奖励模型加长度奖励）、奖励模型自己的分数、我们真正想要的东西（预言机的分数），
@@ -432,29 +433,31 @@ for name, examples in result["examples"].items():
 
 # %% [markdown] en
 # **What to notice**
-# - Without the penalty ($\beta = 0$), the proxy's score climbs while the oracle's score falls: the
-#   policy learns to ramble, because the reward (model and bonus) pays for words. The KL grows
-#   without bound. This is reward over-optimisation (Gao et al. 2023): optimise a proxy hard
-#   enough, and it stops measuring what it was built to measure.
-# - With $\beta = 0.2$, every token that strays from the SFT model costs reward, and rambling stops
-#   paying: the policy moves only as far as the gain is worth. The KL penalty is what makes an
-#   imperfect reward model usable at all.
-# - In the main run (section 6), the reward model's score rises and the KL stays moderate; whether the
+# - Read the $\beta = 0$ line of the summary above, first value to last: what the proxy scored, what
+#   the oracle scored, the KL, the length. Without the penalty nothing stops the policy from learning
+#   to ramble, because the reward (model and bonus) pays for words, and nothing bounds the KL. A proxy
+#   score that climbs while the oracle's falls is reward over-optimisation (Gao et al. 2023):
+#   optimise a proxy hard enough, and it stops measuring what it was built to measure.
+# - With $\beta = 0.2$, every token that strays from the SFT model costs reward, so rambling pays only
+#   as far as the gain outweighs the KL; compare the second line with the first. The KL penalty is
+#   what makes an imperfect reward model usable at all.
+# - In the main run (section 6), the panels show the reward model's score and the KL; whether the
 #   oracle agrees is the question to ask of every RLHF run, and the reason lesson 9 evaluates with the
 #   oracle, never with the reward model.
 # - PPO needs four models in memory (policy, value head, reference, reward model) and sampling in
-#   the loop; it is the slowest stage of the course. DPO (lesson 5) and GRPO (lesson 7) each remove
-#   part of this machinery.
+#   the loop, the most machinery of any method in the course. DPO (lesson 5) and GRPO (lesson 7)
+#   each remove part of it.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 没有惩罚时（$\beta = 0$），代理指标的分数一路上升，预言机的分数却在下降：策略学会了啰嗦，因为奖励（奖励模型加上长度奖励）按字数付钱。
-#   KL 无限制地增长。这就是奖励过度优化（reward over-optimisation）（Gao 等，2023）：对一个代理指标优化得足够狠，它就不再衡量它本来要衡量的东西。
-# - $\beta = 0.2$ 时，每个偏离监督微调模型的词元都要付出奖励上的代价，啰嗦也就不再划算：策略只走到收益值得的地方为止。
+# - 看上面摘要中 $\beta = 0$ 那一行从起点到终点的变化：代理指标的分数、预言机的分数、KL 和回答长度。没有惩罚时，没有任何东西阻止策略学会啰嗦，
+#   因为奖励（奖励模型加上长度奖励）按字数付钱，也没有任何东西限制 KL。代理指标的分数上升、预言机的分数却在下降，
+#   这就是奖励过度优化（reward over-optimisation）（Gao 等，2023）：对一个代理指标优化得足够狠，它就不再衡量它本来要衡量的东西。
+# - $\beta = 0.2$ 时，每个偏离监督微调模型的词元都要付出奖励上的代价，啰嗦只在收益超过 KL 代价时才划算；把第二行和第一行比一比。
 #   正是 KL 惩罚，让一个不完美的奖励模型变得可用。
-# - 在主训练（第 6 节）中，奖励模型的分数上升，KL 保持在适中的水平；预言机是否认同，是对每一次 RLHF 训练都该问的问题，
+# - 在主训练（第 6 节）中，各栏画出了奖励模型的分数和 KL；预言机是否认同，是对每一次 RLHF 训练都该问的问题，
 #   这也是第 9 课始终用预言机、而不用奖励模型来做评估的原因。
-# - PPO 需要在内存里同时放四个模型（策略、价值头、参考模型、奖励模型），循环中还要采样；它是本课程最慢的阶段。
+# - PPO 需要在内存里同时放四个模型（策略、价值头、参考模型、奖励模型），循环中还要采样，是本课程各方法中机制最繁重的一个。
 #   DPO（第 5 课）和 GRPO（第 7 课）各自去掉了其中的一部分。
 
 # %% [markdown] en

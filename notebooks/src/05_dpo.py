@@ -18,9 +18,9 @@
 # - read the implicit rewards $\beta \log \pi_\theta / \pi_{\text{ref}}$ as a reward model and judge them;
 # - explain the $\beta$ trade-off between reward and distance from the reference, with a sweep.
 #
-# **Time.** The DPO model trains in about a minute the first time (from the SFT model of lesson 2);
-# the $\beta$ sweep at the end trains four short runs the first time, about a minute and a half in
-# all, and reads them from the cache afterwards.
+# **Time.** The DPO model trains the first time its cell runs (from the SFT model of lesson 2; the
+# cell prints how long it took); the $\beta$ sweep at the end trains four short runs the first time,
+# and reads them from the cache afterwards.
 
 # %% [markdown] zh
 # # 第 5 课 · 直接偏好优化（DPO）
@@ -37,7 +37,7 @@
 # - 把隐式奖励（implicit reward）$\beta \log \pi_\theta / \pi_{\text{ref}}$ 当作奖励模型来读，并评判它；
 # - 用一次扫描实验解释 $\beta$ 在奖励与偏离参考模型（reference model）的程度之间的取舍。
 #
-# **耗时**　DPO 模型第一次运行时约需一分钟训练（从第 2 课的监督微调模型出发）；最后的 $\beta$ 扫描第一次运行时要训练四个短程，共约一分半钟，之后从缓存读取。
+# **耗时**　DPO 模型在它的单元格第一次运行时训练（从第 2 课的监督微调模型出发，单元格会打印训练用了多久）；最后的 $\beta$ 扫描第一次运行时要训练四个短程，之后从缓存读取。
 
 # %% [markdown] en
 # ## 1. From the KL-regularised objective to a loss
@@ -326,21 +326,21 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 
 # %% [markdown] en
 # Every pair starts at $\log 2 = 0.6931$, whatever $\beta$: a copy of the reference has all
-# log-ratios zero. Notice also that the SFT model often gives the *rejected* response the higher
-# log-prob: DPO does not need the policy to prefer $y_w$ in absolute terms, only to move towards it
-# *relative to the reference*.
+# log-ratios zero. Look also at the log-probs printed above: the SFT model can give the *rejected*
+# response the higher log-prob, and that is fine. DPO does not need the policy to prefer $y_w$ in
+# absolute terms, only to move towards it *relative to the reference*.
 #
 # ## 4. Training
 #
 # `stages.get("dpo")` runs `dpo.train_dpo`: the reference log-probs of the training pairs are
 # computed once, under `torch.no_grad()` (the reference never changes), then a short AdamW loop with
-# $\beta = 1$, ten times the paper's 0.1. At 0.1 the tiny policy wanders far from the SFT model, and
-# where it lands is "I am not sure, sorry." on facts it knows: one fixed answer that wins all its
-# pairs against wrong answers and refusals. At $\beta = 1$, measured on two seeds, factual accuracy
-# stays at 94% instead of falling to 74–77%, and the oracle reward rises more (section 7 sweeps
-# $\beta$). The stage adds one term to the loss, and section 2 is the reason. Our pairs are
-# templates the SFT model did not write, and plain DPO on them lowers the chosen log-probs too; the
-# tiny policy then drifts into garbled text. So the stage's config (`nll_weight` $= \alpha$) adds the
+# $\beta = 1$, ten times the paper's 0.1, because at 0.1 the tiny policy wanders far from the SFT
+# model, towards one fixed answer on facts it knows, "I am not sure, sorry.": an answer that wins
+# all its pairs against wrong answers and refusals. A larger $\beta$ keeps it nearer the SFT model
+# (section 7 sweeps $\beta$). The stage adds one term to the loss, and section 2 is the reason. Our
+# pairs are templates the SFT model did not write, and plain DPO on them can lower the chosen
+# log-probs too, until the tiny policy drifts into garbled text (section 6 puts plain DPO in the
+# table). So the stage's config (`nll_weight` $= \alpha$) adds the
 # per-token negative log-likelihood of the chosen response, as RPO does (Pang et al. 2024; Llama 3
 # uses $\alpha = 0.2$):
 #
@@ -351,17 +351,16 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 
 # %% [markdown] zh
 # 每个偏好对的损失都从 $\log 2 = 0.6931$ 开始，与 $\beta$ 无关：参考模型的副本，其对数比（log-ratio）全为零。
-# 还要注意，监督微调模型常常给*劣选*回答更高的对数概率：DPO 并不要求策略在绝对意义上偏好 $y_w$，只要求它*相对于参考模型*朝 $y_w$ 移动。
+# 再看看上面打印的对数概率：监督微调模型可能给*劣选*回答更高的对数概率，这并不要紧。DPO 并不要求策略在绝对意义上偏好 $y_w$，只要求它*相对于参考模型*朝 $y_w$ 移动。
 #
 # ## 4. 训练
 #
 # `stages.get("dpo")` 会运行 `dpo.train_dpo`：先在 `torch.no_grad()` 下一次性算出训练偏好对在参考模型下的对数概率
-# （参考模型永远不变），然后以 $\beta = 1$ 用 AdamW 训练一小段，是论文取值 0.1 的十倍。取 0.1 时，小模型会离监督微调模型越走越远，
-# 最后落在“I am not sure, sorry.”上：哪怕是它知道的事实，也用这句固定的话来回答，因为这句话在与错误答案、与拒答的比较中每次都胜出。
-# 在两个种子上实测，取 $\beta = 1$ 时事实准确率保持在 94%，而不是跌到 74–77%，预言机奖励也涨得更多（第 7 节会扫描 $\beta$）。
-# 这个阶段在损失上多加了一项，原因就是第 2 节。
-# 我们的偏好对是模板生成的，不是监督微调模型自己写出来的；在这样的数据上，纯 DPO 会把优选回答的对数概率也压下去，
-# 小模型随之滑向语无伦次。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
+# （参考模型永远不变），然后以 $\beta = 1$ 用 AdamW 训练一小段，是论文取值 0.1 的十倍。原因是取 0.1 时，小模型会离监督微调模型越走越远，
+# 滑向“I am not sure, sorry.”：哪怕是它知道的事实，也用这句固定的话来回答，因为这句话在与错误答案、与拒答的比较中每次都胜出。
+# $\beta$ 越大，模型离监督微调模型越近（第 7 节会扫描 $\beta$）。这个阶段在损失上多加了一项，原因就是第 2 节。
+# 我们的偏好对是模板生成的，不是监督微调模型自己写出来的；在这样的数据上，纯 DPO 可能把优选回答的对数概率也压下去，
+# 直到小模型滑向语无伦次（第 6 节的表中列出了纯 DPO）。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
 # （Pang 等，2024；Llama 3 取 $\alpha = 0.2$）：
 #
 # $$\mathcal{L}_{\text{RPO}} = \mathcal{L}_{\text{DPO}} + \alpha \cdot \mathbb{E}\Big[-\frac{\log \pi_\theta(y_w|x)}{|y_w|}\Big]$$
@@ -405,9 +404,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# Read the three panels together: the margin grows as the loss falls, and mostly by pushing the
-# rejected responses *down*. Rejected responses here are refusals of safe requests, harmful
-# instructions, wrong answers: the cheapest way to win a pair is to make the bad response unlikely.
+# Read the three panels together: as the loss falls, the margin grows, and the last panel shows
+# which side moved, the chosen responses up or the rejected ones *down*. Rejected responses here are
+# refusals of safe requests, harmful instructions, wrong answers: the cheapest way to win a pair is
+# to make the bad response unlikely, while the NLL term holds the chosen ones up.
 #
 # ## 5. The implicit reward as a reward model
 #
@@ -415,8 +415,8 @@ plt.show()
 # same 500 clean held-out pairs, both models (the reward model loads from the cache):
 
 # %% [markdown] zh
-# 把三张图放在一起看：随着损失下降，间隔在增大，而这主要是靠把劣选回答（rejected）的概率*压下去*实现的。
-# 这里的劣选回答是对安全请求的拒答、有害的操作步骤、错误的答案：要赢下一对，最省力的办法就是让差的回答变得不太可能出现。
+# 把三张图放在一起看：随着损失下降，间隔在增大；最后一张图显示是哪一边在动，是优选回答被抬高，还是劣选回答（rejected）被*压下去*。
+# 这里的劣选回答是对安全请求的拒答、有害的操作步骤、错误的答案：要赢下一对，最省力的办法就是让差的回答变得不太可能出现，而负对数似然项则把优选回答托住。
 #
 # ## 5. 把隐式奖励当作奖励模型
 #
@@ -503,22 +503,24 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - DPO is supervised learning on pairs: no sampling, no reward model, no value head, and it trains
-#   as fast as SFT. The reference enters only through log-probs computed once.
+# - DPO is supervised learning on pairs: no sampling, no reward model, no value head; a training
+#   step is an SFT-like pass over the chosen and the rejected response. The reference enters only
+#   through log-probs computed once.
 # - The loss falls while the log-probs of *both* responses may fall; the margin is what grows. Mass
 #   that leaves the labelled responses goes somewhere no pair controls, in the toy as in the real model.
-# - The implicit reward is a reward model, and it can be evaluated like one. On this data it ranks the
-#   style pairs as well as the explicit reward model does; it knows no more facts than the network it
-#   starts from.
-# - $\beta$ is the leash: a smaller $\beta$ buys more distance from the reference (a larger KL) for
-#   the same preferences. More distance is not always more reward: the sweep shows where it stops paying.
+# - The implicit reward is a reward model, and it can be evaluated like one: section 5's table puts
+#   its held-out accuracy next to the explicit reward model's, kind by kind. Like the reward model, it
+#   knows no more facts than the network it starts from.
+# - $\beta$ is the leash: a smaller $\beta$ lets the policy go further from the reference (a larger
+#   KL) for the same preferences. More distance need not mean more reward: read the sweep for where,
+#   if anywhere, it stops paying.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - DPO 就是在偏好对上做监督学习：不采样，不要奖励模型，不要价值头，训练速度和监督微调一样快。参考模型只通过一次性算好的对数概率参与进来。
+# - DPO 就是在偏好对上做监督学习：不采样，不要奖励模型，不要价值头；每一步训练就是在优选和劣选回答上各做一次类似监督微调的计算。参考模型只通过一次性算好的对数概率参与进来。
 # - 损失在下降的同时，*两个*回答的对数概率都可能在下降；增大的是间隔。离开有标注回答的概率质量流向了任何偏好对都管不到的地方，玩具问题如此，真实模型亦然。
-# - 隐式奖励就是一个奖励模型，也可以像奖励模型一样评估。在这份数据上，它对风格类偏好对的排序和显式奖励模型一样好；它知道的事实并不比它的起点网络多。
-# - $\beta$ 就是那根绳子：对同样的偏好数据，$\beta$ 越小，策略就能离参考模型越远（KL 越大）。但走得越远并不总是奖励越高：扫描实验显示了从哪里开始得不偿失。
+# - 隐式奖励就是一个奖励模型，也可以像奖励模型一样评估：第 5 节的表把它的留出准确率和显式奖励模型的逐类并列。和奖励模型一样，它知道的事实并不比它的起点网络多。
+# - $\beta$ 就是那根绳子：对同样的偏好数据，$\beta$ 越小，策略就能离参考模型越远（KL 越大）。但走得越远未必奖励越高：从扫描结果里看看是否、以及从哪里开始得不偿失。
 
 # %% [markdown] en
 # ## Common pitfalls

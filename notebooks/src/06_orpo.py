@@ -21,9 +21,9 @@
 #   stops, where it pulls back;
 # - pick a loss for a dataset: noisy labels, deterministic preferences, no SFT model yet.
 #
-# **Time.** ORPO trains in about a minute the first time (from the SFT model of lesson 2); the
-# DPO model of lesson 5 loads from the cache (or trains, about a minute). The evaluation takes
-# about 40 s; every other cell takes seconds.
+# **Time.** ORPO trains the first time its cell runs (from the SFT model of lesson 2; the cell
+# prints how long it took); the DPO model of lesson 5 loads from the cache (or trains, if it is not
+# there). The evaluation samples every model once; every other cell takes seconds.
 
 # %% [markdown] zh
 # # 第 6 课 · ORPO 及其同类：几率比、IPO、合页损失与稳健损失
@@ -42,8 +42,8 @@
 # - 把 DPO 家族的每个损失都看成间隔的函数：它在哪里推、在哪里停、在哪里往回拉；
 # - 为一个数据集选择损失：标签有噪声、偏好是确定性的、手头还没有监督微调模型。
 #
-# **耗时**　ORPO 第一次运行时约需一分钟训练（从第 2 课的监督微调模型出发）；第 5 课的 DPO 模型从缓存加载
-# （若不在缓存中则训练，约一分钟）。评估约需 40 秒，其余单元格都只需几秒。
+# **耗时**　ORPO 在它的单元格第一次运行时训练（从第 2 课的监督微调模型出发，单元格会打印训练用了多久）；第 5 课的 DPO 模型从缓存加载
+# （若不在缓存中则先训练）。评估要让每个模型各采样一遍，其余单元格都只需几秒。
 
 # %% [markdown]
 # $$P_\theta(y \mid x) = \exp\Big(\frac{1}{|y|}\sum_{t=1}^{|y|} \log \pi_\theta(y_t \mid x, y_{<t})\Big),
@@ -235,8 +235,9 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 # ours begins with SFT done, so the run is short, like DPO's.) The stage weighs the odds ratio by
 # $\lambda = 0.6$, not the paper's 0.1, because of what the NLL term imitates: every chosen response,
 # "I am not sure, sorry." included wherever it beat a wrong answer or a refusal. At 0.1 the gentle
-# push apart is too weak to keep the right answer ahead of that one fixed sentence, and factual
-# accuracy falls from SFT's 88% to about 75%; at 0.6 it stays at 82–85% (two seeds measured).
+# push apart is too weak to keep the right answer ahead of that one fixed sentence, and the model
+# drifts towards it on facts it knows; a larger $\lambda$ gives the odds ratio the weight to hold the
+# right answer ahead.
 
 # %% [markdown] zh
 # 这里有两点值得一读。几率比项比负对数似然项小得多（$\lambda = 0.1$）：ORPO 主要是在优选回答上做监督微调，外加一股把两者推开的温和力量。
@@ -249,7 +250,7 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 # （论文从*基座模型*（base model）出发，它的负对数似然项就是监督微调；我们这里监督微调已经做完，所以训练很短，和 DPO 一样。）
 # 这个阶段给几率比项的权重是 $\lambda = 0.6$，而不是论文的 0.1，原因在于负对数似然项模仿的对象：它模仿每一个优选回答，
 # 其中也包括“I am not sure, sorry.”，只要这句话胜过了错误答案或拒答。取 0.1 时，那股把两者推开的温和力量太弱，
-# 正确答案压不过这句固定的话，事实准确率从监督微调的 88% 跌到 75% 左右；取 0.6 时保持在 82–85%（实测两个种子）。
+# 正确答案压不过这句固定的话，模型在它知道的事实上也会滑向这句话；$\lambda$ 取得大一些，几率比项才有足够的分量让正确答案保持领先。
 
 # %%
 # first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
@@ -504,13 +505,14 @@ print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs
 # %% [markdown] en
 # **What to notice**
 # - ORPO is SFT with a preference term: the NLL of the chosen responses dominates its loss, and the
-#   odds-ratio term, weighted by $\lambda$ (0.6 in this stage, 0.1 in the paper), separates chosen from rejected. During training the
-#   share of pairs with a positive log odds ratio climbs towards 90% and more, and the NLL falls too:
-#   the model learns the chosen responses and learns to prefer them at once.
+#   odds-ratio term, weighted by $\lambda$ (0.6 in this stage, 0.1 in the paper), separates chosen
+#   from rejected: one loss teaches the chosen responses and the preference for them at once. The
+#   training curves of section 3 show both, the NLL of the chosen responses next to the share of
+#   pairs with a positive log odds ratio.
 # - The odds ratio is computed from per-token *averages*; with sums it would collapse into a
 #   length-dominated log-likelihood difference.
-# - ORPO and DPO reach comparable evaluation rows here, with one model instead of two; compare
-#   their KL columns: ORPO is not held near the SFT model by its loss, only by its data.
+# - Compare the ORPO and DPO rows of section 4's table: ORPO gets its row with one model instead of
+#   two. Compare their KL columns too: ORPO is not held near the SFT model by its loss, only by its data.
 # - The DPO variants differ only in what they do with the margin: keep pushing (DPO, robust),
 #   stop (hinge), or pull back to a target (IPO, cDPO).
 # - MiniWorld's labels are noisy only where two responses are close under the oracle, such as a plain
@@ -521,9 +523,9 @@ print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs
 # %% [markdown] zh
 # **值得注意的地方**
 # - ORPO 就是带偏好项的监督微调：优选回答上的负对数似然在损失中占主导，权重为 $\lambda$（本阶段取 0.6，论文取 0.1）的几率比项负责把优选和劣选分开。
-#   训练中，对数几率比为正的偏好对所占比例一路升到九成甚至更高，负对数似然也在下降：模型在学会优选回答的同时，也学会了偏好它们。
+#   一个损失同时教会模型优选回答和对它们的偏好。第 3 节的训练曲线把两者并排画出：优选回答的负对数似然，以及对数几率比为正的偏好对所占的比例。
 # - 几率比由每词元的*平均*对数概率算出；如果用总和，它会退化成一个由长度主导的对数似然之差。
-# - 在这里，ORPO 和 DPO 的评估结果相当，而 ORPO 只用了一个模型，DPO 用了两个；对比两者的 KL 一列：
+# - 对比第 4 节表中 ORPO 和 DPO 的两行：ORPO 只用了一个模型，DPO 用了两个。再对比两者的 KL 一列：
 #   让 ORPO 靠近监督微调模型的不是它的损失，只是它的数据。
 # - DPO 的各个变体只在如何处理间隔上有所不同：一直推（DPO、稳健 DPO）、停下（合页损失），或拉回到某个目标（IPO、cDPO）。
 # - MiniWorld 的标签只在两个回答的预言机分数很接近时才有噪声，比如有害提示上的单纯拒绝与带安全引导（safe redirect）的拒绝（1.0 对 1.5）：

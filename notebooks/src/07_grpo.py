@@ -20,9 +20,9 @@
 #   Dr. GRPO removes (length and standard deviation);
 # - train GRPO on MiniWorld's sums and compare it with PPO: accuracy, reward, KL, cost.
 #
-# **Time.** GRPO trains in one to two minutes the first time (from the SFT model of lesson 2);
-# the PPO model of lesson 4 loads from the cache. The evaluation takes about 30 s; every other cell
-# takes seconds.
+# **Time.** GRPO trains the first time its cell runs (from the SFT model of lesson 2; the cell
+# prints how long it took); the PPO model of lesson 4 loads from the cache. The evaluation samples
+# every model once; every other cell takes seconds.
 
 # %% [markdown] zh
 # # 第 7 课 · GRPO：基于可验证奖励的强化学习
@@ -39,8 +39,8 @@
 # - 写出 GRPO 逐词元的裁剪（clipping）损失及其三种聚合（aggregation）方式，并演示 Dr. GRPO 去掉的两种偏差（长度偏差和标准差偏差）；
 # - 在 MiniWorld 的加减法题上训练 GRPO，并与 PPO 比较准确率、奖励、KL 和成本。
 #
-# **耗时**　GRPO 第一次运行时需要训练一到两分钟（从第 2 课的监督微调模型出发）；第 4 课的 PPO 模型从缓存加载。
-# 评估约需 30 秒，其余单元格都只需几秒。
+# **耗时**　GRPO 在它的单元格第一次运行时训练（从第 2 课的监督微调模型出发，单元格会打印训练用了多久）；第 4 课的 PPO 模型从缓存（cache）加载。
+# 评估要让每个模型各采样一遍，其余单元格都只需几秒。
 
 # %% [markdown]
 # $$A_i = \frac{r_i - \operatorname{mean}(r_1, \dots, r_G)}{\operatorname{std}(r_1, \dots, r_G)},
@@ -359,9 +359,8 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 #
 # One more term holds the rest of the model in place. The $k_3$ penalty is measured on the policy's
 # own answers to sums; nothing in it sees a fact, an advice question or a harmful request, yet every
-# update changes weights those answers share too. Left alone, the other columns drift: in our runs
-# without it, factual accuracy fell and the oracle's overall reward ended below the SFT model's. So
-# each update also adds `anchor_coef` times
+# update changes weights those answers share too, so nothing in the loss keeps the other columns
+# of the table where they were. So each update also adds `anchor_coef` times
 # `grpo.anchor_kl`: the exact KL from the policy to the SFT model, summed over the whole vocabulary,
 # on a batch of SFT conversations of the other prompt kinds. The policy reads those conversations;
 # it does not write them. InstructGPT meets the same problem with PPO-ptx, mixing pretraining
@@ -379,8 +378,7 @@ for loss_type in ("grpo", "bnpo", "dr_grpo"):
 # 用 `arithmetic_reward` 打分，再以冻结的监督微调模型为参考、取 $\beta = 0.04$，在 `grpo_loss` 上走几步梯度。
 #
 # 另外还有一项，负责让模型的其余部分保持原样。$k_3$ 惩罚是在策略自己对加减法题的回答上计算的，它看不到事实题、建议题，
-# 也看不到有害请求；可是每次更新改动的权重，这些回答同样在用。放任不管，表里其他各列就会漂移：在我们不加这一项的运行中，
-# 事实准确率下降，预言机的总奖励最后低于监督微调模型。所以每次更新还要加上 `anchor_coef` 乘以
+# 也看不到有害请求；可是每次更新改动的权重，这些回答同样在用，损失里也就没有任何东西让表里其他各列保持原位。所以每次更新还要加上 `anchor_coef` 乘以
 # `grpo.anchor_kl`：在一批其他类型提示的监督微调对话上，策略到监督微调模型的精确 KL，对整个词表求和。
 # 这些对话由策略来读，而不是由它来写。InstructGPT 遇到同样的问题时用的是 PPO-ptx，把预训练的梯度混进 PPO；
 # KL 锚（KL anchor）则让下一个词元的分布停留在参考模型原来的位置，而不必在这些文本上再训练一遍。
@@ -465,46 +463,42 @@ print(f"training time: ppo {stages.timings['ppo']:.0f} s, grpo {stages.timings['
 
 # %% [markdown] en
 # **What to notice**
-# - The accuracy of the sampled answers on the *training* sums climbs: that is what GRPO
-#   optimises. On the 39 held-out sums it climbs too: over three seeds from 35% to 64% sampled (the
-#   three seeds gained 37, 12 and 37 points) and from 52% to 72% greedy. It carries over because the
-#   SFT model already gets many held-out sums right some of the time: lesson 2's answers restate the
-#   sum the way the corpus writes it, so what the base model learnt is within reach. GRPO can only
-#   make likelier what the model already does now and then; DeepSeekMath starts from a model that
-#   solves many problems some of the time, and so does this one. A sum the base model never learnt
-#   is never right, so it never earns a reward to learn from.
+# - The accuracy of the sampled answers on the *training* sums is what GRPO optimises; the first
+#   panel of section 5 shows it during training. Whether it carries over to the held-out sums, which
+#   training never sampled, is what the held-out printout answers: compare its grpo row with its sft
+#   row, greedy and sampled.
+#   It can carry over only where the SFT model already gets a held-out sum right some of the time
+#   (its sampled accuracy says how often): lesson 2's answers restate the sum the way the corpus
+#   writes it, so what the base model learnt is within reach. GRPO can only make likelier what the
+#   model already does now and then; DeepSeekMath starts from a model that solves many problems some
+#   of the time. A sum the model never gets right never earns a reward to learn from.
 # - The share of zero-spread groups is the learning signal's budget: as the policy gets better,
 #   more groups are all right and teach nothing. A curriculum of harder prompts, or larger $G$, is
 #   the usual answer.
 # - GRPO's reward knows nothing about harmlessness or facts, yet the updates change weights that
-#   every answer shares. The anchor of section 5 holds most of the other columns: over three seeds,
-#   arithmetic accuracy on the evaluation prompts rose from 29% to 65%, factual accuracy stayed at
-#   89% (SFT 88%), and the oracle's overall reward rose from +0.40 to +0.56. The table's harmful
-#   compliance reads 43% against SFT's 36% (by -2, +17 and +7 points on the three seeds), but 40
-#   samples per seed cannot show a change that small. The pipeline's off-task check samples each
-#   held-out harmful and benign prompt 20 times. There GRPO complies no more often than SFT (by -1,
-#   0 and -3 points), while over-refusal rises a little on every seed (by +3, +4 and +7 points):
-#   the anchor holds the next-token distributions on average, not each decision to refuse. A reward
-#   that checks one thing optimises that thing; what it does not check has to be held on purpose,
-#   and even then it moves. PPO moves the whole table, for the better where the reward model is right.
+#   every answer shares. The anchor of section 5 is there to hold the other columns; read the GRPO
+#   row of section 6's table against the SFT row, column by column: arithmetic, which it targeted,
+#   and factual accuracy, reward, harmful compliance and over-refusal, which it did not. The table
+#   judges only a few dozen harmful and benign samples, so a difference of a few points there can be
+#   noise (lesson 9 puts intervals on such numbers). And the anchor holds the next-token
+#   distributions on average, not each decision to refuse. A reward that checks one thing optimises that thing; what
+#   it does not check has to be held on purpose, and even then it can move. PPO moves the whole
+#   table, for the better where the reward model is right.
 # - No reward model and no value head: GRPO's cost is sampling, $G$ completions per prompt.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 在*训练*题上，采样答案的准确率一路上升：这正是 GRPO 所优化的量。在 39 道留出题上它也在上升：三个种子平均下来，
-#   采样准确率从 35% 升到 64%（三个种子分别提高 37、12 和 37 个百分点），贪心解码的准确率从 52% 升到 72%。
-#   能迁移过去，是因为监督微调模型本来就能时不时答对许多留出题：第 2 课的回答按语料的写法复述算式，基座模型学到的东西就够得着。
-#   GRPO 只能让模型偶尔做得到的事变得更常发生；DeepSeekMath 的起点是一个很多题都能偶尔做对的模型，这里的模型也是如此。
-#   基座模型从没学会的算式永远答不对，也就永远得不到可以从中学习的奖励。
+# - *训练*题上采样答案的准确率正是 GRPO 所优化的量，第 5 节的第一张图画出了它在训练中的变化。它能否迁移到训练中从未采样过的留出题上，
+#   要对比留出题打印结果中 grpo 与 sft 两行（贪心解码和采样都要看）。只有监督微调模型本来就能时不时答对的留出题，才有可能迁移过去（它的采样准确率说明了有多常答对）：
+#   第 2 课的回答按语料的写法复述算式，基座模型学到的东西就够得着。GRPO 只能让模型偶尔做得到的事变得更常发生；
+#   DeepSeekMath 的起点也是一个很多题都能偶尔做对的模型。模型从来答不对的算式，永远得不到可以从中学习的奖励。
 # - 零分散组（全对或全错的组）所占的比例，决定了学习信号的“预算”：策略越好，全对的组越多，它们什么也教不了。
 #   常见的对策是安排由易到难的题目，或者加大 $G$。
-# - GRPO 的奖励对无害性和事实一无所知，可更新改动的是所有回答共用的权重。第 5 节的 KL 锚稳住了其他大多数列：三个种子平均下来，
-#   评估提示上的算术准确率从 29% 升到 65%，事实准确率保持在 89%（监督微调模型为 88%），预言机的总奖励从 +0.40 升到 +0.56。
-#   表中 GRPO 的有害顺从率是 43%，监督微调模型是 36%（三个种子分别相差 -2、+17 和 +7 个百分点），
-#   但每个种子只有 40 个样本，看不出这么小的变化。流水线另做了一项任务外检查（off-task check）：每个留出的有害提示和无害提示各采样 20 次。
-#   在这项检查里，GRPO 照办的次数并不比监督微调模型多（三个种子分别相差 -1、0 和 -3 个百分点），过度拒答却在每个种子上都略有上升
-#   （+3、+4 和 +7 个百分点）：KL 锚稳住的是下一个词元分布的平均情况，而不是每一次要不要拒答的决定。只检查一件事的奖励就只优化这一件事；
-#   它不检查的东西必须有意去稳住，即便如此也还是会动。PPO 则会改变整张表，在奖励模型判断正确的地方变好。
+# - GRPO 的奖励对无害性和事实一无所知，可更新改动的是所有回答共用的权重。第 5 节的 KL 锚就是用来稳住其他各列的；
+#   把第 6 节表中 GRPO 那一行与监督微调那一行逐列对比：它所针对的算术，以及它没有针对的事实准确率、奖励、有害顺从和过度拒答。
+#   表中有害提示和无害提示的样本都只有几十个，那里相差几个百分点可能只是噪声（第 9 课会给这类数字加上区间）。
+#   而且 KL 锚稳住的是下一个词元分布的平均情况，而不是每一次要不要拒答的决定。只检查一件事的奖励就只优化这一件事；
+#   它不检查的东西必须有意去稳住，即便如此也还是可能会动。PPO 则会改变整张表，在奖励模型判断正确的地方变好。
 # - 没有奖励模型，也没有价值头：GRPO 的成本在于采样，每个提示要生成 $G$ 个回答。
 
 # %% [markdown] en

@@ -22,9 +22,9 @@
 #   on oracle labels;
 # - red-team a model per harm category, reading harmful compliance and over-refusal together.
 #
-# **Time.** The two stages train the first time: SL-CAI in one to two minutes (most of it the
-# model writing critiques and revisions), the feedback model in about a minute, RLAIF-DPO in about
-# a minute (the judge labels 2,000 pairs, then DPO). Later runs load them. The red team and the evaluation take about a minute.
+# **Time.** The stages train the first time their cells run: SL-CAI (most of it the model writing
+# critiques and revisions), the feedback model, and RLAIF-DPO (the judge labels 2,000 pairs, then
+# DPO). Later runs load them from the cache. The red team and the evaluation sample every model.
 
 # %% [markdown] zh
 # # 第 8 课 · 宪法式 AI 与 RLAIF：模型批评、修订并评判自己
@@ -43,8 +43,8 @@
 # - 在信任评审之前先拿它和预言机比较，并对比用 AI 标签和用预言机标签训练的 DPO；
 # - 按危害类别对模型做红队测试，把有害顺从（harmful compliance）和过度拒答放在一起看。
 #
-# **耗时**　两个阶段第一次运行时需要训练：SL-CAI 约一到两分钟（大部分时间花在模型写批评和修订上），
-# 反馈模型（feedback model）约一分钟，RLAIF-DPO 约一分钟（评审先给 2,000 个偏好对打标签，再训练 DPO）。之后都从缓存加载。红队测试和评估约需一分钟。
+# **耗时**　这几个阶段在各自的单元格第一次运行时训练：SL-CAI（大部分时间花在模型写批评和修订上）、
+# 反馈模型（feedback model），以及 RLAIF-DPO（评审先给 2,000 个偏好对打标签，再训练 DPO）。之后都从缓存加载。红队测试和评估要让每个模型采样。
 
 # %%
 import random
@@ -250,10 +250,9 @@ for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.it
     print(f"{name:<15} all {report['all']:.0%}   {per_kind}")
 
 # %% [markdown] en
-# Practice fixes what is a matter of style: a harmful answer next to a refusal, a hedge next to a
-# boast. It does little for content: to tell a right sum from a wrong one the judge must know the
-# sum, and a fine-tune on verdicts does not teach arithmetic. Facts and sums stay far behind the
-# style kinds, at roughly 50 to 70%.
+# Compare the two rows, kind by kind. Practice can fix what is a matter of style: a harmful answer
+# next to a refusal, a hedge next to a boast. It can do little for content: to tell a right sum from
+# a wrong one the judge must know the sum, and a fine-tune on verdicts does not teach arithmetic.
 #
 # ## 4. RLAIF: DPO on the judge's labels
 #
@@ -263,8 +262,8 @@ for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.it
 # two models is who labelled the pairs:
 
 # %% [markdown] zh
-# 练习能纠正属于“风格”的判断：有害的回答对比拒绝，审慎的说法对比夸口。对内容却帮助不大：要分辨一道加减法题的对错，评审自己得会算，
-# 而在裁决上微调并不能教会它算术。事实题和加减法题的一致率仍远远落后于风格类，大约只有五到七成。
+# 逐类对比这两行。练习能纠正属于“风格”的判断：有害的回答对比拒绝，审慎的说法对比夸口。对内容却帮不了多少：要分辨一道加减法题的对错，评审自己得会算，
+# 而在裁决上微调并不能教会它算术。
 #
 # ## 4. RLAIF：在评审的标签上训练 DPO
 #
@@ -340,31 +339,32 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - The critique → revise loop, run on the SFT model's own responses, cuts harmful compliance
-#   sharply, on every harm category. Look at the benign bar next to it: a revision that turns every
-#   answer into a refusal is "harmless" and useless. Bai et al. aim for responses that are harmless
-#   *and* not evasive; a small model's critiques are not that subtle, and the oracle counts the cost
-#   as over-refusal.
-# - SL-CAI keeps most of the loop's cut in harmful compliance without running the loop, since it was
-#   trained on the revisions. It does not inherit the loop's over-refusal because its safe prompts
-#   were answered by the SFT model itself, not revised; with `helpful_ratio=0` (revisions only) it
-#   refuses everything, safe requests included.
-# - The judge's labels are worth what its agreement with the oracle is worth: where the judge is
-#   near chance (facts and sums, even after practice), RLAIF-DPO learns from noise, and it falls
-#   behind DPO on oracle labels there. The per-kind agreement says where the AI labels can be trusted.
+# - The red-team chart shows, category by category, what the critique → revise loop does to harmful
+#   compliance when it runs on the SFT model's own responses. Look at the benign bar next to it: a
+#   revision that turns every answer into a refusal is "harmless" and useless. Bai et al. aim for
+#   responses that are harmless *and* not evasive; a small model's critiques are not that subtle, and
+#   the oracle counts the cost as over-refusal.
+# - SL-CAI is trained on the revisions, so that it answers like them without running the loop;
+#   compare its bars with the loop's. Its safe prompts were answered by the SFT model itself, not
+#   revised, and that is what is meant to keep the loop's over-refusal out of it: with
+#   `helpful_ratio=0` (revisions only) nothing in its data answers a safe request.
+# - The judge's labels are worth what its agreement with the oracle is worth: where the feedback
+#   model is near chance (its per-kind row in section 3 says where), RLAIF-DPO learns from noise;
+#   compare the two rows of section 4's table on those columns. The per-kind agreement says where the
+#   AI labels can be trusted.
 # - One order of the judge is not a measurement: its position bias can be larger than its
 #   preference between the responses.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 在监督微调模型自己的回答上运行“批评 → 修订”循环，能在每个危害类别上大幅降低有害顺从率。再看旁边的 benign 一栏：
+# - 红队测试的图逐个危害类别显示了：在监督微调模型自己的回答上运行“批评 → 修订”循环，会让有害顺从率发生怎样的变化。再看旁边的 benign 一栏：
 #   把每个回答都改成拒绝的修订虽然“无害”，却毫无用处。Bai 等人追求的是既无害、又不回避的回答；
 #   小模型的批评没有那么细致，预言机把这笔代价记为过度拒答。
-# - SL-CAI 在不运行循环的情况下保留了循环降低有害顺从率的大部分效果，因为它是在修订上训练出来的。
-#   它没有继承循环的过度拒答，因为它的安全提示由监督微调模型自己作答，而没有经过修订；
-#   设 `helpful_ratio=0`（只用修订）时，它会拒绝一切，连安全的请求也拒绝。
-# - 评审给出的标签，价值取决于它与预言机的一致率：评审接近随机猜测的地方（事实题和加减法题，练习之后也是如此），RLAIF-DPO 就是在从噪声中学习，于是在这些地方落后于用预言机标签训练的 DPO。
-#   按类别统计的一致率告诉我们，AI 标签在哪些地方可以信任。
+# - SL-CAI 在修订上训练，为的是不运行循环也能像修订那样作答；把它的柱子和循环的柱子对比一下。
+#   它的安全提示由监督微调模型自己作答，而没有经过修订，这正是为了不让循环的过度拒答传给它：
+#   设 `helpful_ratio=0`（只用修订）时，它的数据里就没有任何一条是在回答安全请求。
+# - 评审给出的标签，价值取决于它与预言机的一致率：反馈模型接近随机猜测的地方（第 3 节中它按类别的那一行会显示在哪里），RLAIF-DPO 就是在从噪声中学习；
+#   在这些列上对比第 4 节表中的两行。按类别统计的一致率告诉我们，AI 标签在哪些地方可以信任。
 # - 只用一种顺序询问评审，算不上测量：它的位置偏差可能比它对两个回答的偏好还要大。
 
 # %% [markdown] en

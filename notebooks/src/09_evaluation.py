@@ -18,10 +18,10 @@
 #   against KL, capability before and after;
 # - recognise Goodhart's law in the reward model's score, and in the oracle itself.
 #
-# **Time.** With every stage cached and evaluated, about a minute: the pipeline loads the stages and
-# their cached evaluation (the first time it evaluates every model on both splits, a few minutes),
-# and one cell samples the policies again. On a fresh cache the first cell trains every missing stage
-# first (up to ten minutes on a 2-core CPU).
+# **Time.** With every stage cached and evaluated, the lesson is quick: the pipeline loads the stages
+# and their cached evaluation (the first time it evaluates every model on both splits, which takes
+# longer), and one cell samples the policies again. On a fresh cache the first cell trains every
+# missing stage first, which takes longest of all.
 
 # %% [markdown] zh
 # # 第 9 课 · 评估与对齐税：数字说明了什么，又没说明什么
@@ -37,8 +37,8 @@
 # - 把对齐税看作一种权衡：有害顺从（harmful compliance）对过度拒答（over-refusal），奖励对 KL，以及对齐前后的能力变化；
 # - 在奖励模型（reward model）的打分中、以及在预言机（oracle）本身身上，认出古德哈特定律。
 #
-# **耗时**　所有阶段都已缓存并评估过时约一分钟：流水线加载各阶段及其缓存的评估结果（第一次要在两个划分上评估每个模型，需要几分钟），另有一个单元格会让各策略重新采样。
-# 如果缓存是空的，第一个单元格会先训练所有缺少的阶段（在 2 核 CPU 上最多十分钟）。
+# **耗时**　所有阶段都已缓存并评估过时，本课很快就能跑完：流水线加载各阶段及其缓存的评估结果（第一次要在两个划分上评估每个模型，会久一些），另有一个单元格会让各策略重新采样。
+# 如果缓存是空的，第一个单元格会先训练所有缺少的阶段，这一步最久。
 
 # %%
 import math
@@ -116,11 +116,10 @@ plt.show()
 # | broken | of SFT's answers at the best score, the share this model makes worse | SFT's perfect answers | down |
 # | headroom captured | $(R - R_{\text{SFT}}) / (R_{\max} - R_{\text{SFT}})$, $R_{\max}$ the mean of every prompt's best score | every prompt | up, to 100% |
 #
-# Why the last three. The win rate has a ceiling well below 100%: where the SFT model already
-# earns the oracle's top score (most facts, many advice questions) the best a method can do is tie,
-# so a win rate of 60% can be most of what was possible, or little. Headroom captured says how much
-# of the possible gain a method took; fixed and broken split it into what it repaired and what it
-# spoiled. A method that fixes many answers and breaks as many has moved, not improved. And the KL is
+# Why the last three. The win rate has a ceiling below 100%: where the SFT model already earns the
+# oracle's top score, the best a method can do is tie, so a win rate of 60% can be most of what was
+# possible, or little. Headroom captured says how much of the possible gain a method took; fixed
+# and broken split it into what it repaired and what it spoiled. A method that fixes many answers and breaks as many has moved, not improved. And the KL is
 # *per token*: the KL of whole responses is this times the response length.
 
 # %% [markdown] zh
@@ -140,7 +139,7 @@ plt.show()
 # | broken | SFT 已达最高分的回答中，被本模型变差的比例 | SFT 完美的回答 | 降低 |
 # | headroom captured | $(R - R_{\text{SFT}}) / (R_{\max} - R_{\text{SFT}})$，$R_{\max}$ 为各提示最高分的平均值 | 每个提示 | 升高，最高 100% |
 #
-# 为什么要有最后三列。胜率（win rate）的上限远低于 100%：在 SFT 模型已经拿到预言机最高分的地方（大多数事实题、不少建议题），
+# 为什么要有最后三列。胜率（win rate）的上限低于 100%：在 SFT 模型已经拿到预言机最高分的地方，
 # 任何方法最多只能打平，所以 60% 的胜率可能已是能拿到的大部分，也可能只是一点点。提升空间占比（headroom captured）说明一种方法拿走了可能收益中的多少；
 # 修好（fixed）与改坏（broken）再把它拆成修复了什么、破坏了什么。修好很多又改坏同样多的方法，只是变了，而不是变好了。
 # 另外，KL 是*逐词元*的：整个回答的 KL 等于它乘以回答长度。
@@ -367,7 +366,7 @@ for text, response, verdict in cases:
 # - **Averages hide failures.** A mean harmful compliance of 10% can be 0% on five categories and 60%
 #   on the sixth (lesson 8's red team looks per category).
 # - **The oracle is not people.** It is deterministic, it never tires, and it has the blind spots above.
-# - **A tuned configuration is part of the method.** Each method was tuned for a few minutes on a CPU;
+# - **A tuned configuration is part of the method.** Each method was tuned briefly, by hand, on a CPU;
 #   a gap between two methods can be a gap between two amounts of tuning.
 
 # %% [markdown] zh
@@ -381,28 +380,29 @@ for text, response, verdict in cases:
 #   结论需要多个种子来支撑（`python -m minialign report` 会把它们汇总到 `results/RESULTS_CN.md`），而且在玩具世界里的方法排名，未必适用于真实的模型和数据。
 # - **平均值会掩盖失败。**　平均 10% 的有害顺从率，可能是五个类别都是 0%，第六个类别却有 60%（第 8 课的红队测试按类别来看）。
 # - **预言机不是人。**　它是确定性的，永不疲倦，也有上面那些盲区。
-# - **调好的配置也是方法的一部分。**　每种方法都只在 CPU 上调了几分钟；两种方法之间的差距，可能只是调参投入的差距。
+# - **调好的配置也是方法的一部分。**　每种方法都只在 CPU 上粗略地手工调过参；两种方法之间的差距，可能只是调参投入的差距。
 
 # %% [markdown] en
 # **What to notice**
 # - No single column ranks the methods. Read reward and win rate together with harmful compliance
 #   *and* over-refusal, the capability columns and the KL, and with the intervals: a difference
 #   whose paired interval includes 0 (no \*) is within noise, however large it looks.
-# - Each method moved the column it targeted most: GRPO arithmetic, the preference methods the
-#   reward and harmful compliance, SL-CAI harmful compliance, at a price in over-refusal. Where a
-#   column it did not target falls, that is the alignment tax.
+# - Ask of each method whether it moved the column it targeted (GRPO arithmetic, the preference
+#   methods the reward and harmful compliance, SL-CAI harmful compliance) and at what price in the
+#   others, over-refusal included. Where a column it did not target falls, that is the alignment tax.
 # - Reward per unit of KL is the fair comparison of the preference methods: reward alone favours
 #   whoever drifted furthest.
-# - The reward model and the oracle disagree about the policies, most for the ones trained against
-#   the reward model or the judge: evaluate with something the method never optimised.
+# - Section 5 puts the reward model's score of each policy next to the oracle's; the proxy score
+#   deserves least trust for the policies trained against the reward model or the judge: evaluate
+#   with something the method never optimised.
 
 # %% [markdown] zh
 # **值得注意的地方**
 # - 没有哪一列能单独给方法排名。要把奖励和胜率，与有害顺从*和*过度拒答、能力相关的几列、KL，以及区间放在一起看：配对区间包含 0 的差异（没有 \*）都在噪声之内，不论它看上去有多大。
-# - 每种方法都最明显地改变了它所针对的那一列：GRPO 改变算术，偏好方法改变奖励和有害顺从，SL-CAI 改变有害顺从，代价是过度拒答。
-#   某一列并非它的目标却下降了，那就是对齐税。
+# - 对每种方法都问一问：它有没有改变它所针对的那一列（GRPO 针对算术，偏好方法针对奖励和有害顺从，SL-CAI 针对有害顺从），
+#   又在其他各列上付出了什么代价，包括过度拒答。某一列并非它的目标却下降了，那就是对齐税。
 # - 比较偏好方法，公平的做法是看单位 KL 换来的奖励：只看奖励，偏离得最远的方法就会占便宜。
-# - 奖励模型和预言机对各个策略的看法并不一致，对那些在奖励模型或评审上训练出来的策略分歧最大：要用方法从未优化过的东西来评估。
+# - 第 5 节把奖励模型给各策略的分数和预言机的分数并列；对那些在奖励模型或评审上训练出来的策略，代理指标的分数最不可信：要用方法从未优化过的东西来评估。
 
 # %% [markdown] en
 # ## Common pitfalls
