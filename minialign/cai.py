@@ -706,8 +706,8 @@ class JudgeConfig:
     """The feedback model: the SFT model with more practice at judging.
 
     The SFT mix holds about a thousand judge demonstrations among its other examples, and the SFT
-    model judges held-out pairs little better than a coin (about 58% agreement with the oracle on
-    the cpu preset). Bai et al. (2022) and Lee et al. (2023) label with a far larger model than the
+    model judges held-out pairs little better than a coin (the judge diagnostics on the results
+    page measure it). Bai et al. (2022) and Lee et al. (2023) label with a far larger model than the
     one they train; here the same small model practises on many more world-generated judge prompts
     ("... Which response is more helpful?" -> "The answer is A."), labelled by the oracle on
     train-split prompts only, so the held-out pairs it is measured on stay unseen."""
