@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from . import __version__, evaluate, evalstats, plots, rollout
-from .report import results_tables
+from .report import load_runs, results_tables
 from .stages import BUILDERS, Stages
 from .train import MetricsLog, atomic_write_text
 
@@ -134,16 +134,17 @@ def model_records(stages: Stages, name: str) -> dict:
     return stages.cached_result(f"records-{'noise' if noise else name}", key, compute)
 
 
-def evaluation(stages: Stages, names: list[str]) -> tuple[list[dict], dict, dict]:
+def evaluation(stages: Stages, names: list[str], noise_floor: bool = True,
+               n_boot: int = 1000) -> tuple[list[dict], dict, dict]:
     """(records, {model: {split: KL}}, evalstats.summarize of the records) of the policies among
-    `names`, plus the noise-floor row when SFT is among them."""
-    models = [n for n in names if n in POLICIES] + ([NOISE_FLOOR] if "sft" in names else [])
+    `names`, plus the noise-floor row when SFT is among them (and `noise_floor`)."""
+    models = [n for n in names if n in POLICIES] + ([NOISE_FLOOR] if noise_floor and "sft" in names else [])
     records, kl = [], {}
     for n in models:
         got = model_records(stages, n)
         records += got["records"]
         kl[n] = got["kl"]
-    return records, kl, evalstats.summarize(records, baseline="sft", seed=stages.seed)
+    return records, kl, evalstats.summarize(records, baseline="sft", n_boot=n_boot, seed=stages.seed)
 
 
 def table_rows(summary: dict, kl: dict, records: list[dict], split: str | None = None) -> list[evaluate.EvalRow]:
@@ -173,13 +174,8 @@ def table_rows(summary: dict, kl: dict, records: list[dict], split: str | None =
 def eval_row(stages: Stages, name: str) -> evaluate.EvalRow:
     """The evaluation row of one stage against SFT on the first held-out split, from the cached
     records (`model_records`)."""
-    names = ["sft"] if name == "sft" else ["sft", name]
-    records, kl = [], {}
-    for n in names:
-        got = model_records(stages, n)
-        records += got["records"]
-        kl[n] = got["kl"]
-    summary = evalstats.summarize(records, baseline="sft", n_boot=1, seed=stages.seed)
+    # point values only: the demo's row needs no intervals
+    records, kl, summary = evaluation(stages, list(dict.fromkeys(["sft", name])), noise_floor=False, n_boot=1)
     return next(r for r in table_rows(summary, kl, records) if r.name == name)
 
 
@@ -339,12 +335,7 @@ def summarize(run_dirs: list[str | Path]) -> str:
     (their results.json), e.g. one run per seed: `python -m minialign summary runs/seed0 runs/seed1`."""
     from .evaluate import TABLE_COLUMNS
 
-    results = []
-    for d in run_dirs:
-        path = Path(d) / "results.json"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: pass folders written by `python -m minialign pipeline --out DIR`")
-        results.append(json.loads(path.read_text()))
+    results = load_runs(run_dirs, need_summary=False)
     seeds = [r.get("seed") for r in results]
     names = [row["name"] for row in results[0]["rows"]]
 

@@ -35,11 +35,7 @@ def plot_curves(logs: Mapping[str, MetricsLog], key: str = "loss", title: str = 
     if len(logs) > 1:
         ax.legend()
     if own:
-        fig.tight_layout()
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
+        _save(fig, path)
     return ax
 
 
@@ -68,11 +64,7 @@ def plot_eval_bars(rows, path: str | Path | None = None, metrics: Mapping[str, s
             ax.set_ylim(0, 1)
         ax.axhline(0.5 if key == "win_rate" else 0.0, color="grey", lw=0.8, ls="--" if key == "win_rate" else "-")
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+    _save(fig, path)
     return fig
 
 
@@ -118,11 +110,7 @@ def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None,
             ax.grid(axis="y", alpha=0.3)
         if noise:
             axes_row[0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+    _save(fig, path)
     return fig
 
 
@@ -142,11 +130,7 @@ def plot_beta_sweep(results, path: str | Path | None = None, ax=None):
     ax.set_title("DPO: reward vs KL as beta varies")
     ax.grid(alpha=0.3)
     if own:
-        fig.tight_layout()
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
+        _save(fig, path)
     return ax
 
 

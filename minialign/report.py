@@ -153,14 +153,16 @@ PAGE_TEXT = {
 }
 
 
-def load_runs(run_dirs: Sequence[str | Path]) -> list[dict]:
+def load_runs(run_dirs: Sequence[str | Path], need_summary: bool = True) -> list[dict]:
+    """The results.json of each pipeline output folder (with the evaluation's summary, unless
+    need_summary is False)."""
     runs = []
     for d in run_dirs:
         path = Path(d) / "results.json"
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: pass folders written by `python -m minialign pipeline --out DIR`")
         run = json.loads(path.read_text())
-        if "summary" not in run:
+        if need_summary and "summary" not in run:
             raise ValueError(f"{path} has no 'summary': it was written by an older minialign; run the pipeline again")
         runs.append(run)
     return runs
