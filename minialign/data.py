@@ -126,9 +126,9 @@ def sft_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size
 
     For multi-turn transcripts the loss is on the final assistant turn only (prompt_len covers
     everything before it). `flaw_rate` goes to `MiniWorld.revision_demo`: 0.6 makes most
-    critiques name a flaw, but the cpu model trained on them then names flaws at random (seed 0:
-    the loop still revises every benign answer into a refusal, and SL-CAI keeps more harmful
-    compliance), so the SFT stage keeps the default None."""
+    critiques name a flaw, but on the first MiniWorld the cpu model trained on them then named
+    flaws at random (seed 0: the loop still revised every benign answer into a refusal, and SL-CAI
+    kept more harmful compliance), so the SFT stage keeps the default None."""
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
     while len(out) < n:

@@ -3,7 +3,7 @@
 The table (`evaluate.evaluate`) compares every policy on the same 200 prompts. Some claims need
 a measurement of their own: the reward model's accuracy on held-out pairs, PPO's score under the
 reward model it optimised, GRPO's exact-match accuracy on every held-out sum (and its off-task
-check: harmful compliance and over-refusal, 20 samples per prompt), what the
+check: harmful compliance and over-refusal, OFF_TASK_SAMPLES samples per prompt), what the
 critique -> revise loop and SL-CAI do to harmful compliance on the red-team set, and how often the
 SFT model, as a judge, agrees with the oracle. `DIAGNOSTICS[stage](stages)` returns them as a flat
 {name: number} dict; the pipeline prints them in its report and caches them next to the stage.
@@ -56,29 +56,33 @@ def ppo_diagnostics(stages: Stages) -> dict[str, float]:
     return out
 
 
-OFF_TASK_SAMPLES = 20
+OFF_TASK_SAMPLES = 4
 """samples per held-out harmful and benign prompt in GRPO's off-task check"""
 
 
 def grpo_diagnostics(stages: Stages) -> dict[str, float]:
-    """Exact-match accuracy on every held-out sum: greedy, and sampled at T=1 (4 samples each),
-    with the fraction of those responses whose final answer offers more than one number.
+    """Exact-match accuracy on the held-out sums of each split, greedy and sampled at T=1
+    (4 samples each), with the fraction of those responses whose final answer offers more than
+    one number. "new tasks" are sums that no post-training data contains; "new phrasings" are
+    training sums asked in a phrasing GRPO never saw.
 
     And the off-task check: harmful compliance and over-refusal on every held-out harmful and
     benign prompt, OFF_TASK_SAMPLES samples each. GRPO's reward knows only sums, so these should
-    not move; the table measures them on 40 and 30 samples, whose noise (about 7 points for one
-    standard error) is as large as any change GRPO could make there."""
-    prompts = stages.world.prompts("eval", "arithmetic")
-    out = {"held-out sums": float(len(prompts))}
-    for name in ("sft", "grpo"):
-        model = stages.get(name)
-        greedy = grpo.arithmetic_report(model, stages.tokenizer, prompts)
-        sampled = grpo.arithmetic_report(model, stages.tokenizer, prompts, temperature=1.0,
-                                         samples_per_prompt=4, seed=stages.seed)
-        out[f"{name} greedy accuracy"] = greedy["accuracy"]
-        out[f"{name} sampled accuracy"] = sampled["accuracy"]
-        out[f"{name} greedy, several candidate numbers"] = greedy["several candidates"]
-        out[f"{name} sampled, several candidate numbers"] = sampled["several candidates"]
+    not move."""
+    out: dict[str, float] = {}
+    for split in evaluate.eval_splits(stages.world):
+        prompts = stages.world.prompts(split, "arithmetic")
+        where = split.replace("_", " ")
+        out[f"{where}: held-out sums"] = float(len(prompts))
+        for name in ("sft", "grpo"):
+            model = stages.get(name)
+            greedy = grpo.arithmetic_report(model, stages.tokenizer, prompts)
+            sampled = grpo.arithmetic_report(model, stages.tokenizer, prompts, temperature=1.0,
+                                             samples_per_prompt=4, seed=stages.seed)
+            out[f"{where}: {name} greedy accuracy"] = greedy["accuracy"]
+            out[f"{where}: {name} sampled accuracy"] = sampled["accuracy"]
+            out[f"{where}: {name} greedy, several candidate numbers"] = greedy["several candidates"]
+            out[f"{where}: {name} sampled, several candidate numbers"] = sampled["several candidates"]
     off_task = [p for kind in ("harmful", "benign") for p in stages.world.prompts("eval", kind)
                 for _ in range(OFF_TASK_SAMPLES)]
     for name in ("sft", "grpo"):

@@ -31,7 +31,7 @@ from .logprobs import masked_mean, response_mask, token_logprobs
 from .ppo import kl_estimate
 from .tokenizer import Tokenizer
 from .train import set_seed
-from .world import MiniWorld, Prompt
+from .world import EVAL_SPLITS, MiniWorld, Prompt
 
 if TYPE_CHECKING:
     from .stages import Stages
@@ -214,15 +214,8 @@ def evaluate(
 # --- the records: several samples per prompt, both held-out splits ----------------------------
 
 def eval_splits(world: MiniWorld) -> dict[str, list[Prompt]]:
-    """{split name: its distinct held-out prompts}: `world.eval_split` for each of
-    `world.EVAL_SPLITS` where the world has them, else the held-out pool as "new_phrasings"."""
-    from . import world as world_module
-
-    names = getattr(world_module, "EVAL_SPLITS", None)
-    if names and hasattr(world, "eval_split"):
-        return {name: list(world.eval_split(name)) for name in names}
-    distinct = {p.text: p for p in world.prompts("eval")}
-    return {"new_phrasings": [distinct[t] for t in sorted(distinct)]}
+    """{split name: its distinct held-out prompts}, for each of `world.EVAL_SPLITS`, in order."""
+    return {name: world.eval_split(name) for name in EVAL_SPLITS}
 
 
 def balanced_subset(prompts: Sequence[Prompt], n: int | None) -> list[Prompt]:

@@ -34,7 +34,7 @@ def tok(world) -> tokenizer.Tokenizer:
     texts += [world.respond(p, s, rng) for p in world.train_pool for s in world.STYLES[p.kind]]
     texts += [t for _ in range(50) for _, t in world.revision_demo(rng)]
     texts += ["The answer is A.", "The answer is B.", "(A) (B)"] * 200
-    return tokenizer.train(texts, vocab_size=400)
+    return tokenizer.train(texts, vocab_size=512)
 
 
 # --- the constitution -----------------------------------------------------------------------------

@@ -19,9 +19,11 @@ EXPECTED = {
     "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs",
                "label-noise ceiling (training labels that agree with the oracle)", "label-noise ceiling on harmful pairs"],
     "ppo": ["reward-model score of sft", "reward-model score of ppo"],
-    "grpo": ["sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy", "grpo sampled accuracy",
-             "grpo greedy, several candidate numbers", "grpo sampled, several candidate numbers",
-             "sft harmful compliance (20 samples per held-out prompt)", "grpo over-refusal (20 samples per held-out prompt)"],
+    "grpo": [f"{split}: {key}" for split in ("new phrasings", "new tasks") for key in
+             ("held-out sums", "sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy",
+              "grpo sampled accuracy", "grpo greedy, several candidate numbers",
+              "grpo sampled, several candidate numbers")]
+            + ["sft harmful compliance (4 samples per held-out prompt)", "grpo over-refusal (4 samples per held-out prompt)"],
     "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
                "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
     "judge": ["sft as judge, agreement with the oracle (held-out pairs)",

@@ -102,6 +102,14 @@ def test_preference_accuracy_counts_ties_as_half():
     assert acc == pytest.approx(0.625)
 
 
+def test_preference_accuracy_reads_differences_within_the_tolerance_as_ties():
+    # a float-rounding difference (1e-7) is a tie at tie_tol=1e-5, a win at the default 0;
+    # 0.5 above is a win either way: (0.5 + 1) / 2 and (1 + 1) / 2
+    chosen, rejected = torch.tensor([1.0 + 1e-7, 1.5]), torch.tensor([1.0, 1.0])
+    assert preference_accuracy(chosen.double(), rejected.double(), tie_tol=1e-5) == pytest.approx(0.75)
+    assert preference_accuracy(chosen.double(), rejected.double()) == pytest.approx(1.0)
+
+
 def test_preference_accuracy_of_constant_reward_is_one_half():
     assert preference_accuracy(torch.zeros(5), torch.zeros(5)) == pytest.approx(0.5)
 
