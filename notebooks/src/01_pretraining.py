@@ -79,7 +79,7 @@ for text in [" What is 17 plus 25?", " How do I kill a python process?", " The c
 print(f"vocabulary: {tok.vocab_size} tokens")
 # %% [output]
 # ['ĠWhat', 'Ġis', 'Ġ1', '7', 'Ġplus', 'Ġ2', '5', '?']
-# ['ĠHow', 'Ġdo', 'ĠI', 'Ġkill', 'Ġa', 'Ġp', 'yth', 'on', 'Ġprocess', '?']
+# ['ĠHow', 'Ġdo', 'ĠI', 'Ġkill', 'Ġa', 'Ġp', 'y', 'th', 'on', 'Ġp', 'ro', 'c', 'ess', '?']
 # ['ĠThe', 'Ġcapital', 'Ġof', 'ĠFrance', 'Ġis', 'ĠParis', '.']
 # vocabulary: 1024 tokens
 
@@ -305,13 +305,17 @@ print(f"asked as held-out questions instead: {sum(s.complied for s in asked)}/{l
 print(f"    {questions[1].text} -> {continue_text(base, questions[1].text)}")
 
 # %% [markdown] en
-# Compare the two counts printed above. Asked as a question, the base model complies less often,
-# but not because it knows better: a question in its corpus is usually followed by another question
-# (quiz lists), so that is what it writes. It has no notion of *should*, only of *likely*.
+# Compare the two counts printed above. The forum posts of the corpus ask for their how-tos in the
+# very words a chat user would use ("How do I ...?", "Can you show me how to ...?") and answer with
+# the steps, so a question can be continued with the steps as readily as "Here is how to ..." is.
+# Where it is not, the model writes what else follows questions in its corpus, such as another
+# question (quiz lists). Either way it is not weighing the request: it has no notion of *should*,
+# only of *likely*.
 
 # %% [markdown] zh
-# 对比上面打印的两个计数。换成提问的形式，基座模型照办的次数少了，但这并不是因为它懂得分辨：在它的语料里，一个问题后面通常跟着另一个问题（问答清单），
-# 所以它就接着写问题。它只有“可能”的概念，没有“应该”的概念。
+# 对比上面打印的两个计数。语料里的论坛帖子正是用聊天用户会用的那些说法来求教程的（“How do I ...?”“Can you show me how to ...?”），
+# 后面紧跟着具体步骤，所以一个问题和 “Here is how to ...” 一样，都可能被续写成步骤。没有续写成步骤的时候，模型写的是语料里问题后面常跟的别的东西，
+# 比如另一个问题（问答清单）。无论哪种情况，它都没有在权衡这个请求：它只有“可能”的概念，没有“应该”的概念。
 
 # %% [markdown] en
 # And in the chat format? The base model has never seen `<|user|>` or `<|assistant|>`, so it has
@@ -331,9 +335,10 @@ for p, r in zip(prompts, chat.responses):
 # - The loss starts near $\ln V \approx 6.9$ (the dashed line) and the curve above shows how far it
 #   falls: the world is small and regular, and the model learns it. A low loss means "predicts the
 #   corpus well", not "behaves well".
-# - Plain-text prompts are completed fluently, facts and sums mostly right. Questions are mostly
-#   followed by more questions, as in the corpus's quiz lists, and an advice question gets the
-#   loudest forum answer, overconfident.
+# - Plain-text prompts are completed fluently, facts and sums mostly right. A factual question
+#   tends to be continued like the corpus's quiz lists, with more questions; a how-to question can
+#   get the steps, as in its forum posts; an advice question gets the loudest forum answer,
+#   overconfident.
 # - Harmful how-tos are recited word for word: the model imitates what it read, with no notion of
 #   should. Pretraining on filtered data would help, but filtering never catches everything.
 # - In the chat format the base model is lost: the markers mean nothing to it yet.
@@ -341,8 +346,8 @@ for p, r in zip(prompts, chat.responses):
 # %% [markdown] zh
 # **值得注意的地方**
 # - 损失从 $\ln V \approx 6.9$（虚线）附近开始，上面的曲线显示它降了多少：这个世界小而规整，模型学得会。损失低意味着“对语料预测得好”，而不是“表现得好”。
-# - 普通文本的提示被流畅地补完，事实和算式大多正确。问题后面多半接着更多问题，就像语料中的问答清单那样；
-#   提建议的问题则得到论坛上最“响亮”的那种回答：盲目自信。
+# - 普通文本的提示被流畅地补完，事实和算式大多正确。事实类问题往往像语料中的问答清单那样，被续写成更多问题；
+#   求教程的问题可能得到具体步骤，就像语料中的论坛帖子那样；提建议的问题则得到论坛上最“响亮”的那种回答：盲目自信。
 # - 有害的“教程”被一字不差地背了出来：模型模仿它读过的内容，没有“应不应该”的概念。用过滤过的数据预训练会有帮助，但过滤永远不可能滴水不漏。
 # - 在对话格式下基座模型不知所措：这些标记对它还没有任何意义。
 

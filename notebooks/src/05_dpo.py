@@ -334,13 +334,14 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 #
 # `stages.get("dpo")` runs `dpo.train_dpo`: the reference log-probs of the training pairs are
 # computed once, under `torch.no_grad()` (the reference never changes), then a short AdamW loop with
-# $\beta = 1$, ten times the paper's 0.1, because at 0.1 the tiny policy wanders far from the SFT
-# model, towards one fixed answer on facts it knows, "I am not sure, sorry.": an answer that wins
-# all its pairs against wrong answers and refusals. A larger $\beta$ keeps it nearer the SFT model
-# (section 7 sweeps $\beta$). The stage adds one term to the loss, and section 2 is the reason. Our
-# pairs are templates the SFT model did not write, and plain DPO on them can lower the chosen
-# log-probs too, until the tiny policy drifts into garbled text (section 6 puts plain DPO in the
-# table). So the stage's config (`nll_weight` $= \alpha$) adds the
+# the stage's $\beta$ (printed below), larger than the paper's 0.1. A small $\beta$ lets the tiny
+# policy wander far from the SFT model, and one place it can wander to is a single fixed answer on
+# facts it knows, "I am not sure, sorry.": an answer that wins all its pairs against wrong answers
+# and refusals. A larger $\beta$ keeps it nearer the SFT model (section 7 sweeps $\beta$). The stage
+# adds one term to the loss, and section 2 is the reason. Our pairs are templates the SFT model did
+# not write, and plain DPO on them can lower the chosen log-probs too, and with them the tiny
+# policy's hold on fluent text (section 6 puts plain DPO in the table: read its row). So the
+# stage's config (`nll_weight` $= \alpha$) adds the
 # per-token negative log-likelihood of the chosen response, as RPO does (Pang et al. 2024; Llama 3
 # uses $\alpha = 0.2$):
 #
@@ -356,11 +357,12 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 # ## 4. 训练
 #
 # `stages.get("dpo")` 会运行 `dpo.train_dpo`：先在 `torch.no_grad()` 下一次性算出训练偏好对在参考模型下的对数概率
-# （参考模型永远不变），然后以 $\beta = 1$ 用 AdamW 训练一小段，是论文取值 0.1 的十倍。原因是取 0.1 时，小模型会离监督微调模型越走越远，
-# 滑向“I am not sure, sorry.”：哪怕是它知道的事实，也用这句固定的话来回答，因为这句话在与错误答案、与拒答的比较中每次都胜出。
+# （参考模型永远不变），然后用这个阶段的 $\beta$（下面会打印出来）以 AdamW 训练一小段，这个 $\beta$ 比论文取的 0.1 大。$\beta$ 太小，
+# 小模型就可能离监督微调模型越走越远，其中一个去处是一句固定的话“I am not sure, sorry.”：哪怕是它知道的事实，也用这句话来回答，
+# 因为这句话在与错误答案、与拒答的比较中每次都胜出。
 # $\beta$ 越大，模型离监督微调模型越近（第 7 节会扫描 $\beta$）。这个阶段在损失上多加了一项，原因就是第 2 节。
 # 我们的偏好对是模板生成的，不是监督微调模型自己写出来的；在这样的数据上，纯 DPO 可能把优选回答的对数概率也压下去，
-# 直到小模型滑向语无伦次（第 6 节的表中列出了纯 DPO）。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
+# 小模型写出通顺文本的能力也可能随之丢失（第 6 节的表中列出了纯 DPO，请看它那一行）。所以这个阶段的配置（`nll_weight` $= \alpha$）像 RPO 那样，加上优选回答逐词元的负对数似然
 # （Pang 等，2024；Llama 3 取 $\alpha = 0.2$）：
 #
 # $$\mathcal{L}_{\text{RPO}} = \mathcal{L}_{\text{DPO}} + \alpha \cdot \mathbb{E}\Big[-\frac{\log \pi_\theta(y_w|x)}{|y_w|}\Big]$$
@@ -368,7 +370,7 @@ print("\npolicy = reference: loss per pair", [round(x, 4) for x in dpo_loss_by_h
 # 负对数似然这一项让优选回答保持较高的概率，于是拉大间隔时腾出来的概率质量会流向优选回答，而不是流向无人标注的回答。
 
 # %%
-# first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
+# first run: trains for about two minutes on a 2-core CPU; later runs: loads from the cache
 policy = stages.get("dpo")
 dpo_cfg = stages.config_of("dpo")
 print(f"DPO trained in {stages.timings['dpo']:.0f} s: {dpo_cfg.loop.steps} steps of {dpo_cfg.batch_size} pairs, "
@@ -474,7 +476,7 @@ from minialign import demo
 
 rows = evaluate.compare(stages, {"sft": sft, f"dpo (RPO, alpha={dpo_cfg.nll_weight:g})": policy},
                         baseline=sft)  # win rates against SFT; about 10 s a model
-rows.append(evaluate.plain_dpo_row(stages))  # plain DPO: about a minute the first time, then cached
+rows.append(evaluate.plain_dpo_row(stages))  # plain DPO: about two minutes the first time, then cached
 display(Markdown(evaluate.format_table(rows)))
 print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 

@@ -230,14 +230,14 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # ## 3. Training ORPO on MiniWorld
 #
-# `stages.get("orpo")` runs `orpo.train_orpo` on the same 2,000 MiniWorld pairs that DPO uses,
+# `stages.get("orpo")` runs `orpo.train_orpo` on the same MiniWorld pairs that DPO uses,
 # starting from the SFT model. (The paper starts from the *base* model: its NLL term is the SFT;
 # ours begins with SFT done, so the run is short, like DPO's.) The stage weighs the odds ratio by
 # $\lambda = 0.6$, not the paper's 0.1, because of what the NLL term imitates: every chosen response,
 # "I am not sure, sorry." included wherever it beat a wrong answer or a refusal. At 0.1 the gentle
-# push apart is too weak to keep the right answer ahead of that one fixed sentence, and the model
-# drifts towards it on facts it knows; a larger $\lambda$ gives the odds ratio the weight to hold the
-# right answer ahead.
+# push apart can be too weak to keep the right answer ahead of that one fixed sentence, and the
+# model can drift towards it on facts it knows; a larger $\lambda$ gives the odds ratio the weight to
+# hold the right answer ahead.
 
 # %% [markdown] zh
 # 这里有两点值得一读。几率比项比负对数似然项小得多（$\lambda = 0.1$）：ORPO 主要是在优选回答上做监督微调，外加一股把两者推开的温和力量。
@@ -246,14 +246,14 @@ print("raise log P(y_l), OR term: ", (-grad_l_or).numpy().round(4))
 #
 # ## 3. 在 MiniWorld 上训练 ORPO
 #
-# `stages.get("orpo")` 会运行 `orpo.train_orpo`，用的是与 DPO 相同的 2,000 个 MiniWorld 偏好对，从监督微调模型出发。
+# `stages.get("orpo")` 会运行 `orpo.train_orpo`，用的是与 DPO 相同的那批 MiniWorld 偏好对，从监督微调模型出发。
 # （论文从*基座模型*（base model）出发，它的负对数似然项就是监督微调；我们这里监督微调已经做完，所以训练很短，和 DPO 一样。）
 # 这个阶段给几率比项的权重是 $\lambda = 0.6$，而不是论文的 0.1，原因在于负对数似然项模仿的对象：它模仿每一个优选回答，
-# 其中也包括“I am not sure, sorry.”，只要这句话胜过了错误答案或拒答。取 0.1 时，那股把两者推开的温和力量太弱，
-# 正确答案压不过这句固定的话，模型在它知道的事实上也会滑向这句话；$\lambda$ 取得大一些，几率比项才有足够的分量让正确答案保持领先。
+# 其中也包括“I am not sure, sorry.”，只要这句话胜过了错误答案或拒答。取 0.1 时，那股把两者推开的温和力量可能太弱，
+# 正确答案压不过这句固定的话，模型在它知道的事实上也可能滑向这句话；$\lambda$ 取得大一些，几率比项才有足够的分量让正确答案保持领先。
 
 # %%
-# first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
+# first run: trains for one to two minutes on a 2-core CPU; later runs: loads from the cache
 orpo_model = stages.get("orpo")
 print(f"ORPO trained in {stages.timings['orpo']:.0f} s")
 log = stages.metrics("orpo")
@@ -289,7 +289,7 @@ from IPython.display import Markdown, display
 from minialign import evaluate
 
 sft_model = stages.get("sft")
-dpo_model = stages.get("dpo")  # trained in lesson 5: loads from the cache (or trains, about a minute)
+dpo_model = stages.get("dpo")  # trained in lesson 5: loads from the cache (or trains, about two minutes)
 print(f"parameters per model: {sft_model.num_params():,}; models held while training: DPO 2 (policy + reference), ORPO 1")
 
 # the SFT model's answers are sampled once; every row's win rate and KL are against them
@@ -466,12 +466,12 @@ for kind in ("factual", "arithmetic", "harmful", "benign", "advice"):
     print(f"{kind:<10} {len(of_kind):>5} pairs, flipped {sum(p.flipped for p in of_kind) / len(of_kind):6.1%}")
 print(f"{'all':<10} {len(pairs):>5} pairs, flipped {sum(p.flipped for p in pairs) / len(pairs):6.1%}")
 # %% [output]
-# factual      601 pairs, flipped   5.2%
-# arithmetic   507 pairs, flipped   0.0%
-# harmful      403 pairs, flipped   6.7%
-# benign       238 pairs, flipped   0.0%
-# advice       251 pairs, flipped   0.4%
-# all         2000 pairs, flipped   2.9%
+# factual     1834 pairs, flipped   6.2%
+# arithmetic  1455 pairs, flipped   0.0%
+# harmful     1207 pairs, flipped   5.8%
+# benign       777 pairs, flipped   0.0%
+# advice       727 pairs, flipped   1.0%
+# all         6000 pairs, flipped   3.2%
 
 # %% [markdown] en
 # ## 6. When to use which

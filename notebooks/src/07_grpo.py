@@ -400,20 +400,25 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
-# Before and after, on the *held-out* sums, which training never sampled: greedy decoding (the
-# model's single best answer) and sampling at temperature 1 (what GRPO optimises), 4 samples per sum:
+# Before and after, on the *held-out* sums, which training never sampled, in both splits of lesson 9:
+# *new phrasings* are training sums asked in words GRPO never saw (a sum it trained on as "What is
+# $a$ plus $b$?", asked as "How much is $a$ plus $b$?"), *new tasks* are sums that no post-training
+# data contains at all. Greedy decoding (the model's single best answer) and sampling at
+# temperature 1 (what GRPO optimises), 4 samples per sum:
 
 # %% [markdown] zh
-# 在训练中从未采样过的*留出*（held-out）加减法题上对比前后：贪心解码（greedy decoding），即模型最有把握的那一个答案；
-# 以及温度为 1 的采样，即 GRPO 所优化的对象，每道题采样 4 次：
+# 在训练中从未采样过的*留出*（held-out）加减法题上对比前后，分第 9 课的两个划分来看：*新措辞*是换了 GRPO 没见过的说法来问的训练题
+# （例如训练时问的是 “What is $a$ plus $b$?”，这里问 “How much is $a$ plus $b$?”），*新任务*是任何后训练数据都不含的算式。
+# 贪心解码（greedy decoding），即模型最有把握的那一个答案；以及温度为 1 的采样，即 GRPO 所优化的对象，每道题采样 4 次：
 
 # %%
-heldout_sums = world.prompts("eval", "arithmetic")
-print(f"{len(heldout_sums)} held-out sums")
-for name, model in (("sft", sft_model), ("grpo", grpo_model)):
-    greedy = grpo.arithmetic_accuracy(model, tok, heldout_sums, temperature=0.0)
-    sampled = grpo.arithmetic_accuracy(model, tok, heldout_sums, temperature=1.0, samples_per_prompt=4)
-    print(f"{name:<5} greedy {greedy:6.1%}   sampled (T=1) {sampled:6.1%}")
+for split in ("new_phrasings", "new_tasks"):
+    heldout_sums = world.prompts(split, "arithmetic")
+    print(f"{split}: {len(heldout_sums)} held-out sums")
+    for name, model in (("sft", sft_model), ("grpo", grpo_model)):
+        greedy = grpo.arithmetic_accuracy(model, tok, heldout_sums, temperature=0.0)
+        sampled = grpo.arithmetic_accuracy(model, tok, heldout_sums, temperature=1.0, samples_per_prompt=4)
+        print(f"  {name:<5} greedy {greedy:6.1%}   sampled (T=1) {sampled:6.1%}")
 
 # %% [markdown] en
 # ## 6. GRPO next to PPO

@@ -60,12 +60,15 @@ tok, world = stages.tokenizer, stages.world
 # `pipeline.run` is the lecture demo (`python -m minialign pipeline`): it trains or loads every
 # stage, then lets each chat model answer every distinct held-out prompt several times
 # (temperature 1; sample $j$ uses the same seed for every model), and the oracle judges each answer.
-# The held-out prompts form a split, **new phrasings**: facts, sums and tasks that the
-# post-training data covers, worded as it never words them. It asks whether a method learned what
-# it was shown, beyond the exact sentences. The stronger question, whether a method generalises to
-# tasks no post-training data shows at all, needs a second split of **new tasks** (tasks only the
-# pretraining corpus contains); the pipeline reports every split the world provides, and this
-# world provides the first.
+# The held-out prompts form two splits, reported side by side:
+# - **new phrasings**: facts, sums and tasks that the post-training data covers, worded as it never
+#   words them. It asks whether a method learned what it was shown, beyond the exact sentences.
+# - **new tasks**: harmful and benign tasks, facts, sums and advice topics that the pretraining
+#   corpus contains (the base model has read the harmful how-tos, as a real model reads them on the
+#   web) but that no post-training data mentions at all: no SFT demonstration, preference pair, RL
+#   prompt, critique or judge demonstration (a test scans every one of them). It asks the question
+#   alignment work cares about: does refusing, or answering well, carry over to requests nobody
+#   trained on?
 # Every judged answer is a line of `records.jsonl` in the run's folder, and every number below is
 # computed from those lines (`evalstats.summarize`). The evaluation is cached next to the
 # checkpoints, so the second run takes seconds.
@@ -74,15 +77,16 @@ tok, world = stages.tokenizer, stages.world
 # ## 1. 所有阶段，一张表
 #
 # `pipeline.run` 就是课堂演示用的流水线（`python -m minialign pipeline`）：它训练或加载每个阶段，然后让每个对话模型把每个互不相同的留出（held-out）提示
-# 各回答若干次（温度为 1；第 $j$ 个样本对所有模型使用同一个随机种子），由预言机逐个评判。留出提示构成一个划分，
-# **新措辞（new phrasings）**：后训练数据覆盖过的事实、加减法和任务，但换成了后训练数据从未用过的说法。它问的是：方法学会的是否不止那几句原话。
-# 更强的问题是方法能否泛化（generalise）到后训练数据完全没有展示过的任务，这需要第二个划分，**新任务（new tasks）**（只有预训练语料里出现过的任务）；
-# 流水线会报告世界提供的每一个划分，而眼下这个世界只提供第一个。
+# 各回答若干次（温度为 1；第 $j$ 个样本对所有模型使用同一个随机种子），由预言机逐个评判。留出提示分成两个划分，并排报告：
+# - **新措辞（new phrasings）**：后训练数据覆盖过的事实、加减法和任务，但换成了后训练数据从未用过的说法。它问的是：方法学会的是否不止那几句原话。
+# - **新任务（new tasks）**：预训练语料里有（基座模型读过那些有害的操作指南，就像真实模型在网上读到它们一样）、
+#   但任何后训练数据都从未提到的有害任务、无害任务、事实、加减法和建议话题：没有一条 SFT 示范、偏好对、强化学习提示、批评或评判示范用到它们（有一个测试逐一扫描了这些数据）。
+#   它问的是对齐工作真正关心的问题：拒绝得当、回答得好，能否泛化（generalise）到没有人训练过的请求上？
 # 每个评判过的回答都是运行目录下 `records.jsonl` 中的一行，下面的每个数字都由这些行算出（`evalstats.summarize`）。
 # 评估结果缓存在检查点（checkpoint）旁边，所以第二次运行只需几秒。
 
 # %%
-# first run on a fresh cache: trains every missing stage (up to ten minutes) and evaluates every model (a few minutes)
+# first run on a fresh cache: trains every missing stage (a quarter of an hour or so) and evaluates every model (a few minutes)
 names = [name for name in pipeline.STAGE_ORDER if name in BUILDERS]
 result = pipeline.run(stages, names, Path(tempfile.mkdtemp()))
 summary, kl, records = result["summary"], result["kl"], result["records"]
@@ -270,6 +274,61 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] en
+# ### What carries over to new tasks
+#
+# Everything so far was read on *new phrasings*. The same numbers on *new tasks*, the requests no
+# post-training data mentions, say what each method learned as a rule rather than as a list of the
+# tasks it was shown. The cell prints, for both splits, the share of the headroom each method
+# captured and its paired change in harmful compliance and over-refusal (\* = the interval excludes 0),
+# and, for the SFT model, the two capability columns.
+
+# %% [markdown] zh
+# ### 哪些能迁移到新任务上
+#
+# 到这里为止读的都是*新措辞*划分。同样的数字换到*新任务*划分上，也就是任何后训练数据都没提到过的请求，
+# 说明的是每种方法学到的是一条规则，还是只是一份它见过的任务清单。下面的单元格对两个划分分别打印每种方法拿走的提升空间占比，
+# 以及它在有害顺从和过度拒答上的配对变化（\* 表示区间不含 0），并打印监督微调模型的两列能力指标。
+
+# %%
+splits = list(summary)
+print(f"{'':<10}" + "".join(f"{split:>54}" for split in splits))
+print(f"{'model':<10}" + f"{'headroom':>18}{'d harmful':>18}{'d over-refusal':>18}" * len(splits))
+for row in policies:
+    cells = []
+    for split in splits:
+        vs = next(r for r in summary[split] if r["model"] == row.name)["vs"]
+        cells += [report.interval(vs["headroom"], True, star=True),
+                  report.interval(vs["diff"]["harmful_compliance"], True, signed=True, star=True),
+                  report.interval(vs["diff"]["over_refusal"], True, signed=True, star=True)]
+    print(f"{row.name:<10}" + "".join(f"{c:>18}" for c in cells))
+for split in splits:
+    sft_own = next(r for r in summary[split] if r["model"] == "sft")
+    print(f"sft on {split}: factual acc. {report.interval(sft_own['factual_accuracy'], True)}, "
+          f"harmful compliance {report.interval(sft_own['harmful_compliance'], True)}")
+
+# %% [markdown] en
+# How to read it. A method that learned "refuse requests of this shape" lowers harmful compliance
+# on both splits; one that learned the tasks it was shown lowers it on new phrasings only. Headroom
+# on new tasks is the honest measure of generalisation, and a gap between the two splits is the
+# part of a method's gain that is memorised. Two things about the world explain much of what you
+# see. First, SFT's factual accuracy: the base model read every fact in its corpus, but SFT only
+# taught it to *answer* the facts its demonstrations asked about, so on new facts the chat model
+# often has the knowledge without the habit of stating it. Second, SFT's harmful compliance: its
+# noisy demonstrations comply with some of the harmful tasks they cover (the world's SFT noise), so
+# on new phrasings of those tasks SFT complies often; on new tasks no demonstration ever complied,
+# and what SFT does there is its general habit. Compare the two rows of SFT above before reading the
+# methods' changes: a method cannot fix on a split what SFT already gets right there.
+
+# %% [markdown] zh
+# 怎么读这张表。一种方法如果学到的是“这一类请求要拒绝”，它在两个划分上都会降低有害顺从；如果学到的只是它见过的那些任务，
+# 就只会在新措辞上降低。新任务上的提升空间占比才是衡量泛化的诚实指标，两个划分之间的差距，就是该方法的收益中靠记忆得来的那一部分。
+# 你看到的结果，有很大一部分可以用这个世界的两点来解释。其一是监督微调模型的事实准确率：基座模型在语料里读过每一条事实，
+# 但 SFT 只教会了它*回答*示范里问到过的那些事实，所以面对新的事实，对话模型往往有知识，却没有把它说出来的习惯。
+# 其二是监督微调模型的有害顺从：它那些带噪声的示范对所覆盖的部分有害任务给出了顺从的回答（这是世界设定的 SFT 噪声），
+# 所以在这些任务的新措辞上，SFT 经常顺从；而新任务从来没有哪条示范顺从过，SFT 在那里的表现就是它的一般习惯。
+# 先对比上面 SFT 的两行，再去读各方法的变化：SFT 在某个划分上已经做对的，任何方法都无从改进。
+
+# %% [markdown] en
 # ## 5. Goodhart's law
 #
 # "When a measure becomes a target, it ceases to be a good measure." Every method here optimised
@@ -363,8 +422,8 @@ for text, response, verdict in cases:
 #   the sampling, not the training run. Another training seed can move a number further than its
 #   interval: claims need several seeds (`python -m minialign report` gathers them into
 #   `results/RESULTS.md`), and a toy world's ranking of methods need not hold for real models and data.
-# - **Averages hide failures.** A mean harmful compliance of 10% can be 0% on five categories and 60%
-#   on the sixth (lesson 8's red team looks per category).
+# - **Averages hide failures.** A mean harmful compliance of 10% can be 0% on every harm category
+#   but one, and far higher on that one (lesson 8's red team looks per category).
 # - **The oracle is not people.** It is deterministic, it never tires, and it has the blind spots above.
 # - **A tuned configuration is part of the method.** Each method was tuned briefly, by hand, on a CPU;
 #   a gap between two methods can be a gap between two amounts of tuning.
@@ -378,7 +437,7 @@ for text, response, verdict in cases:
 # ## 6. 这张表没有告诉你的
 # - **一个随机种子，一个世界。**　每个阶段都只训练了一次；上面的区间涵盖了提示的选取和采样，却不涵盖训练本身。换一个训练种子，数字的变化可能超出它的区间：
 #   结论需要多个种子来支撑（`python -m minialign report` 会把它们汇总到 `results/RESULTS_CN.md`），而且在玩具世界里的方法排名，未必适用于真实的模型和数据。
-# - **平均值会掩盖失败。**　平均 10% 的有害顺从率，可能是五个类别都是 0%，第六个类别却有 60%（第 8 课的红队测试按类别来看）。
+# - **平均值会掩盖失败。**　平均 10% 的有害顺从率，可能是除一个类别外的所有伤害类别都是 0%，剩下那一个却高得多（第 8 课的红队测试按类别来看）。
 # - **预言机不是人。**　它是确定性的，永不疲倦，也有上面那些盲区。
 # - **调好的配置也是方法的一部分。**　每种方法都只在 CPU 上粗略地手工调过参；两种方法之间的差距，可能只是调参投入的差距。
 
