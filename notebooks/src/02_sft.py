@@ -44,7 +44,7 @@
 # weighs the same, whatever the length of its row.
 
 # %% [markdown] zh
-# 其中 $\ell_b$ 是第 $b$ 行的提示词元数（含对话标记），$n_b$ 是该行真实词元的个数，$m_{b,t}$ 是*错位后*的掩码：
+# 其中 $\ell_b$ 是第 $b$ 行的提示词元数（含对话标记），$n_b$ 是该行真实词元的个数，$m_{b,t}$ 是**错位后**的掩码：
 # 第 $t$ 项对应第 $t+1$ 个词元，也就是位置 $t$ 的 logits 所预测的那个词元。分母统计的是整个批次中回答词元的总数，
 # 因此不论所在的行多长，每个回答词元的权重都相同。
 
@@ -120,9 +120,9 @@ for _ in range(6):
 # the sum: an answer format that meets the pretraining data halfway is a cheap lever in SFT.
 
 # %% [markdown] zh
-# 注意算术题的回答写的是 “9 minus 7 is 2.”，而不是 “The answer is 2.”。第 1 课的基座模型正是从写法完全相同的语料句子里学会这些算式的。
-# 把算式复述一遍的回答，恰好停在基座模型已经知道下一个词元的地方，于是监督微调只需教会模型*什么时候*说出它。
-# 而 “The answer is 2.” 则要求模型通过一种从没读过的写法去取出同一个事实，对微型模型来说，这要难学得多。
+# 注意算术题的回答写的是“9 minus 7 is 2.”，而不是“The answer is 2.”。第 1 课的基座模型正是从写法完全相同的语料句子里学会这些算式的。
+# 把算式复述一遍的回答，恰好停在基座模型已经知道下一个词元的地方，于是监督微调只需教会模型**什么时候**说出它。
+# 而“The answer is 2.”则要求模型通过一种从没读过的写法去取出同一个事实，对微型模型来说，这要难学得多。
 # 所以 MiniWorld 的示范数据都把算式复述一遍：让回答格式向预训练数据靠拢，是监督微调中一个便宜的手段。
 
 # %% [markdown] en
@@ -277,13 +277,13 @@ for name, value in variants.items():
 # copy of the base model.
 
 # %% [markdown] zh
-# 基座模型从没见过这些对话标记：把上面打印的第一行，即它在回答上的损失，与均匀猜测的 $\ln V \approx 6.9$ 比一比。（“没有错位”这一行的数值在这里偏高，是因为基座模型预测的是*下一个*词元；
-# 如果带着这个 bug 去*训练*，模型会学会复制输入，损失降到接近零，生成的却全是无用的东西。）
+# 基座模型从没见过这些对话标记：把上面打印的第一行，即它在回答上的损失，与均匀猜测的 $\ln V \approx 6.9$ 比一比。（“没有错位”这一行的数值在这里偏高，是因为基座模型预测的是**下一个**词元；
+# 如果带着这个 bug 去**训练**，模型会学会复制输入，损失降到接近零，生成的却全是无用的东西。）
 #
 # ## 4. 训练
 #
-# `stages.get("sft")` 会运行 `minialign.sft.main`：以基座模型的副本为起点，用 AdamW 在 16,000 条示范数据上训练
-# （单轮问答，外加第 8 课要用的“批评 → 修订”和 AI 评审（AI judge）对话）。
+# `stages.get("sft")` 会运行 `minialign.sft.main`：以基座模型的副本为起点，用 AdamW 在 16,000 条示范数据上训练。
+# 这些示范数据包括单轮问答，以及第 8 课要用的“批评 → 修订”对话和 AI 评审（AI judge）对话。
 
 # %%
 # first run: trains for about a minute on a 2-core CPU; later runs: loads from the cache
@@ -314,7 +314,7 @@ print(demo.side_by_side(stages, "base", "sft", n_per_kind=2, width=40))
 # questions. Lesson 9 uses the same table for every method.
 
 # %% [markdown] zh
-# 一张表只是几个个例。`demo.mean_oracle_score(stages, name)` 给出课堂演示里展示的那个数：在 200 个留出提示上的预言机（oracle）平均分，
+# 一张表里只有几个例子，说明不了整体。`demo.mean_oracle_score(stages, name)` 给出课堂演示里展示的那个数：在 200 个留出提示上的预言机（oracle）平均分，
 # 回答在温度为 1 时采样得到（这才是模型实际的表现，而不只是它最可能给出的那一个回答）。
 # `minialign.evaluate.evaluate` 采样的是完全相同的回答（同样的提示、同样的随机种子），并把分数拆开来看：
 # 有害提示上的有害顺从（harmful compliance）率、看似危险的无害提示上的过度拒答（over-refusal）率，以及事实题和算术题的准确率。
@@ -354,7 +354,7 @@ plt.show()
 #   基座模型就把那篇教程背出来；除此之外，它几乎什么问题都答不上来（看它的事实准确率）。
 # - 监督微调模仿它的示范数据，连错误也一并模仿：示范数据按第 1 节打印的噪声比例照办有害请求、拒绝无害请求；
 #   把这些比例和监督微调模型那一行的有害顺从率、过度拒答率放在一起看。模仿最多只能复现数据本身；要超越示范数据，
-#   需要一种能说明两个回答中哪个*更好*的信号，也就是偏好（第 3–7 课）。
+#   需要一种能说明两个回答中哪个**更好**的信号，也就是偏好（第 3–7 课）。
 
 # %% [markdown] en
 # ## Common pitfalls

@@ -85,7 +85,7 @@
 # %% [markdown] zh
 # 把整条回答上的惩罚项加起来，得到 $-\beta \log \pi_\theta(y|x)/\pi_{\text{ref}}(y|x)$，它在策略下的期望就是 $-\beta\,\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$。
 # 这正是第 0 课的 KL 正则化目标，只不过分摊到了各个词元上，让每个词元为自己造成的偏离买单。
-# `ppo.per_token_rewards` 负责构造它；在一个手工构造的两行批次上检验一下（位置 0 是提示，末尾是填充（padding））：
+# `ppo.per_token_rewards` 负责构造它；在一个手工构造的两行批次上检验一下，其中位置 0 是提示，末尾是填充（padding）：
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -129,7 +129,7 @@ print("row 1 by hand:", [0.0, -0.03, -0.01 - 0.5, 0.0, 0.0])
 # 精确的 KL 要在每个位置对整个词表求和。PPO 手里只有采样到的词元，所以它用单样本估计量（Schulman，2020），记 $\rho = \pi_{\text{ref}}(a)/\pi_\theta(a)$：
 # - $k_1 = \log \pi_\theta(a) - \log \pi_{\text{ref}}(a) = -\log\rho$：无偏，但单个词元上的值可能为负；
 # - $k_2 = \tfrac12 (\log \rho)^2$：始终 $\ge 0$，有偏，方差小；
-# - $k_3 = (\rho - 1) - \log \rho$：无偏，*并且*始终 $\ge 0$。
+# - $k_3 = (\rho - 1) - \log \rho$：无偏，**并且**始终 $\ge 0$。
 #
 # 从一个虚构的 5 词元策略中采样 20,000 个词元，把每个估计量的均值与精确的 KL 作比较：
 
@@ -163,14 +163,13 @@ for kind in ("k1", "k2", "k3"):
 # %% [markdown] zh
 # $k_1$ 和 $k_3$ 的均值都等于精确值；$k_1$ 中夹杂着负的样本，波动也更大。但 PPO 的奖励始终用 $k_1$，方差小并不是换成 $k_3$ 的理由。
 # 逐词元的奖励是脱离计算图（detached）的：惩罚只能通过得分函数（score function）以 $\mathbb{E}_\pi[f(a)\,\nabla\log\pi_\theta(a)]$ 的形式作用到策略上，
-# 只有 $f = k_1$ 时它才是 $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$ 的梯度；换成 $k_2$ 或 $k_3$，得到的是别的量的梯度
-# （`tests/test_ppo.py` 在这个 5 词元的例子上精确计算了三者）。$k_2$ 和 $k_3$ 适合用来*记录*KL，而把 $k_3$ 作为被求导的损失项，正是 GRPO 的做法（第 7 课）。
-# $k_1$ 的*符号*也很要紧：$\log \pi_{\text{ref}} - \log \pi_\theta$ 估计的是 $-\mathrm{KL}$，用它做惩罚反而会奖励策略跑远。
+# 只有 $f = k_1$ 时它才是 $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$ 的梯度；换成 $k_2$ 或 $k_3$，得到的是别的量的梯度（`tests/test_ppo.py` 在这个 5 词元的例子上精确计算了三者）。$k_2$ 和 $k_3$ 适合用来**记录**KL，而把 $k_3$ 作为被求导的损失项，正是 GRPO 的做法（第 7 课）。
+# $k_1$ 的**符号**也很要紧：$\log \pi_{\text{ref}} - \log \pi_\theta$ 估计的是 $-\mathrm{KL}$，用它做惩罚反而会奖励策略跑远。
 #
 # ## 3. 手算 GAE
 #
 # 奖励大多在回答的末尾才到来，那么它该记在哪些词元头上？学出来的价值函数（value function）$V(s_t)$ 预测从每个状态出发能拿到的回报，
-# 而广义优势估计（generalised advantage estimation）（Schulman 等，2016）则沿时间倒序，把各步的单步误差 $\delta_t$ 混合起来：
+# 而 Schulman 等（2016）提出的广义优势估计（generalised advantage estimation）则沿时间倒序，把各步的单步误差 $\delta_t$ 混合起来：
 
 # %% [markdown]
 # $$\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t), \qquad A_t = \delta_t + \gamma\lambda\, A_{t+1}, \qquad R_t = A_t + V(s_t)$$
@@ -182,8 +181,7 @@ for kind in ("k1", "k2", "k3"):
 # response tokens, then `ppo.compute_gae` on a batch whose second row is padded, with garbage values on the padding:
 
 # %% [markdown] zh
-# 最后一个回答词元之后 $V = A = 0$。$\lambda = 0$ 时完全相信价值头（$A_t = \delta_t$）；$\lambda = 1$ 时除了用作基线之外完全不用它
-# （$A_t$ = 剩余奖励之和 $- V(s_t)$）。RLHF 取 $\gamma = 1$：一个回答就是一段很短的回合。下面先用六行代码在一行三个回答词元上写出这个递推，
+# 最后一个回答词元之后 $V = A = 0$。$\lambda = 0$ 时完全相信价值头（$A_t = \delta_t$）；$\lambda = 1$ 时除了用作基线之外完全不用它（$A_t$ = 剩余奖励之和 $- V(s_t)$）。RLHF 取 $\gamma = 1$：一个回答就是一段很短的回合。下面先用六行代码在一行三个回答词元上写出这个递推，
 # 再用 `ppo.compute_gae` 处理一个批次，其第二行带有填充，而且填充位置上的价值是胡乱填的：
 
 # %%
@@ -240,7 +238,7 @@ print(f"compute_gae, row 1: A = {[round(a, 4) + 0.0 for a in advantages[1].tolis
 # ## 4. 裁剪替代目标
 #
 # 采样时的对数概率 $\log \pi_{\text{old}}$ 是冻结的；更新会把同一批采样重复用上几个轮次，概率比 $\rho_t = \pi_\theta(a_t|s_t)/\pi_{\text{old}}(a_t|s_t)$ 也就逐渐偏离 1。
-# PPO 最大化的是一个悲观的下界：把 $\rho_t$ 推到 $1 \pm \epsilon$ 之外得不到任何好处：
+# PPO 最大化的是一个悲观的下界——把 $\rho_t$ 推到 $1 \pm \epsilon$ 之外不会再带来任何好处：
 
 # %% [markdown]
 # $$\mathcal{L}^{\text{CLIP}}(\theta) = -\,\frac{1}{\sum_t m_t} \sum_t m_t \min\Big(\rho_t A_t,\; \operatorname{clip}(\rho_t, 1-\epsilon, 1+\epsilon)\, A_t\Big)$$
@@ -412,7 +410,7 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 #
 # 第 3 课检查过奖励模型是否喜欢废话：在好的回答后面添句子，看它的分数是否上升、预言机（oracle）的分数是否下降。PPO 会怎样利用这样的缺陷？
 # `hacking.reward_hacking_experiment` 从监督微调模型出发，把同一个短程 PPO 跑两遍：一遍 $\beta = 0$，一遍 $\beta = 0.2$。
-# 奖励故意把这个缺陷放大：奖励模型的分数，再加上每个回答词元一点小小的奖励（奖励模型偏爱长回答是已知现象；Singhal 等，2023）。
+# 奖励故意把这个缺陷明明白白地写了进去：奖励模型的分数，再加上每个回答词元一点小小的奖励（奖励模型偏爱长回答是已知现象；Singhal 等，2023）。
 # 实验同时记录 PPO 被要求提高的分数（第一栏：奖励模型加长度奖励）、奖励模型自己的分数、我们真正想要的东西（预言机的分数），
 # 以及有多少回答在 `<|end|>` 之前就被截断。
 
@@ -452,7 +450,7 @@ for name, examples in result["examples"].items():
 # **值得注意的地方**
 # - 看上面摘要中 $\beta = 0$ 那一行从起点到终点的变化：代理指标的分数、预言机的分数、KL 和回答长度。没有惩罚时，没有任何东西阻止策略学会啰嗦，
 #   因为奖励（奖励模型加上长度奖励）按字数付钱，也没有任何东西限制 KL。代理指标的分数上升、预言机的分数却在下降，
-#   这就是奖励过度优化（reward over-optimisation）（Gao 等，2023）：对一个代理指标优化得足够狠，它就不再衡量它本来要衡量的东西。
+#   这就是 Gao 等（2023）所说的奖励过度优化（reward over-optimisation）：对一个代理指标优化得足够狠，它就不再衡量它本来要衡量的东西。
 # - $\beta = 0.2$ 时，每个偏离监督微调模型的词元都要付出奖励上的代价，啰嗦只在收益超过 KL 代价时才划算；把第二行和第一行比一比。
 #   正是 KL 惩罚，让一个不完美的奖励模型变得可用。
 # - 在主训练（第 6 节）中，各栏画出了奖励模型的分数和 KL；预言机是否认同，是对每一次 RLHF 训练都该问的问题，
@@ -479,7 +477,7 @@ for name, examples in result["examples"].items():
 
 # %% [markdown] zh
 # ## 常见误区
-# - **分数放错了词元**　奖励模型的分数要放在最后一个*真实*的回答词元上；放在位置 $T-1$，对所有较短的行来说它都落在填充上，GAE 永远不会把它记到回答头上。
+# - **分数放错了词元**　奖励模型的分数要放在最后一个**真实**的回答词元上；放在位置 $T-1$，对所有较短的行来说它都落在填充上，GAE 永远不会把它记到回答头上。
 # - **KL 的符号反了**，或者把提示和填充也算了进去。$k_1 = \log \pi_\theta - \log \pi_{\text{ref}}$，只在回答词元上计算。
 # - **在填充上算统计量**　优势白化只用回答词元的均值和标准差；GAE 的递推在最后一个真实词元处结束（靠掩码），这样填充上的价值才不会漏进来。
 # - **梯度流过 `old_logp`**，或者在更新步骤内部重新计算它：概率比就恒为 1，梯度相互抵消。`old_logp`、优势和回报都是采样时就定下的常量。
