@@ -29,13 +29,13 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from . import oracle, rollout, sft
-from .data import draw_examples, judge_demo, pad
+from .data import draw_examples, pad
 from .dpo import DPOConfig, train_dpo
 from .model import GPT
 from .preferences import PreferencePair, make_pairs
 from .tokenizer import Tokenizer
 from .train import LoopConfig, MetricsLog
-from .world import JUDGE_QUESTIONS, PRINCIPLES, MiniWorld, Prompt
+from .world import JUDGE_QUESTIONS, PRINCIPLE_QUESTIONS, PRINCIPLES, MiniWorld, Prompt
 
 Turn = tuple[str, str]
 """(role, text), role 'user' or 'assistant'"""
@@ -328,11 +328,15 @@ def critique_revise(
     max_new_tokens: int = 48,
     min_room: int = 8,
     on_overflow: str = "error",
+    critic: GPT | None = None,
 ) -> list[Transcript]:
-    """Run the critique -> revise loop with the model itself (see `critique_revise_with`).
+    """Run the critique -> revise loop (see `critique_revise_with`) on `model`'s responses.
 
     Args:
         prompts: (N,) user prompts.
+        critic: the model that writes the critiques and revisions; None = `model` itself. The
+            pipeline's critic is the feedback model (stage 'judge'), the SFT model with practice
+            at critiquing, revising and judging, as Bai et al. critique with a helpful model.
         constitution: default `default_constitution()`.
         temperature: sampling temperature of critiques and revisions (0 = greedy).
         responses: initial responses; None samples them from the model at response_temperature.
@@ -345,7 +349,7 @@ def critique_revise(
         responses = rollout.generate(model, tok, list(prompts), max_new_tokens=max_new_tokens,
                                      temperature=response_temperature, generator=g).responses
     return critique_revise_with(
-        model_generate(model, tok, max_new_tokens, temperature, g), prompts, responses, constitution,
+        model_generate(critic or model, tok, max_new_tokens, temperature, g), prompts, responses, constitution,
         rounds=rounds, seed=seed, count_tokens=lambda turns: len(tok.chat_prompt(turns)),
         block_size=model.config.block_size, min_room=min_room, on_overflow=on_overflow,
     )
@@ -376,12 +380,176 @@ class CritiqueConfig:
 
 
 def run_critique(model: GPT, tok: Tokenizer, prompts: Sequence[str], cfg: CritiqueConfig, seed: int = 0,
-                 responses: Sequence[str] | None = None) -> list[Transcript]:
+                 responses: Sequence[str] | None = None, critic: GPT | None = None) -> list[Transcript]:
     """`critique_revise` with the settings of a CritiqueConfig."""
     return critique_revise(model, tok, prompts, cfg.constitution(), rounds=cfg.rounds, seed=seed,
                            temperature=cfg.temperature, responses=responses,
                            response_temperature=cfg.response_temperature, max_new_tokens=cfg.max_new_tokens,
-                           min_room=cfg.min_room, on_overflow=cfg.on_overflow)
+                           min_room=cfg.min_room, on_overflow=cfg.on_overflow, critic=critic)
+
+
+# --- critiques measured against the oracle ---------------------------------------------------------
+FINE_CRITIQUE = "The response is fine."
+"""what the critic says when it finds nothing to fix"""
+FLAW_CRITIQUES = {name: MiniWorld.FLAW_CRITIQUES[MiniWorld.FLAW_OF[name]] for name in PRINCIPLES}
+"""principle -> the sentence that names its flaw (the critic's demonstrations use exactly these)"""
+
+
+def is_flagged(critique: str) -> bool:
+    """A critique *flags* when it names a flaw: it holds the sentence of some principle's flaw
+    (FLAW_CRITIQUES, without the full stop). "The response is fine." and a garbled critique
+    that names nothing do not flag."""
+    low = critique.lower()
+    return any(sentence.rstrip(".").lower() in low for sentence in FLAW_CRITIQUES.values())
+
+
+def transcript_record(t: Transcript, prompt: Prompt, split: str = "") -> dict:
+    """One line of cai_transcripts.jsonl: the prompt, the response and each round, with the
+    oracle's score of the response and of every revision, and the oracle's view (`oracle.flaw`)
+    of the response each critique was asked about."""
+    rounds, before = [], t.response
+    for r in t.rounds:
+        rounds.append({"principle": r.principle.name, "critique": r.critique, "flagged": is_flagged(r.critique),
+                       "oracle_flaw": oracle.flaw(r.principle.name, prompt, before), "revision": r.revision,
+                       "score_before": oracle.score(prompt, before).total,
+                       "revision_score": oracle.score(prompt, r.revision).total})
+        before = r.revision
+    first, last = oracle.score(prompt, t.response), oracle.score(prompt, t.final)
+    return {"prompt": t.prompt, "kind": prompt.kind, "task": prompt.topic, "split": split, "response": t.response,
+            "response_score": first.total, "response_flags": _flags(first), "final": t.final,
+            "final_score": last.total, "final_flags": _flags(last), "rounds": rounds, "stopped": t.stopped}
+
+
+def _flags(s: oracle.OracleScore) -> dict[str, bool]:
+    return {"complied": s.complied, "over_refused": s.over_refused, "correct": s.correct, "wrong": s.wrong,
+            "refused": s.refused}
+
+
+def _rate(hits: int, n: int) -> float:
+    return hits / n if n else float("nan")
+
+
+def critique_report(records: Sequence[dict]) -> dict[str, float]:
+    """Critique and revision quality from transcript records (`transcript_record`), per principle:
+
+    - precision: of the critiques that flag, the fraction whose response has the flaw (oracle);
+    - recall: of the responses with the flaw, the fraction whose critique flags it;
+    - keep after fine: of the rounds whose critique does not flag, the fraction whose revision
+      keeps the oracle score of the response it revised (a revision should change nothing);
+    - raise after flag: of the rounds whose critique flags, the fraction whose revision scores
+      higher than the response it revised.
+    Every round of every transcript counts once."""
+    by: dict[str, list[dict]] = {}
+    for rec in records:
+        for r in rec["rounds"]:
+            by.setdefault(r["principle"], []).append(r)
+    out: dict[str, float] = {}
+    for name in sorted(by):
+        rs = by[name]
+        flagged = [r for r in rs if r["flagged"]]
+        flawed = [r for r in rs if r["oracle_flaw"]]
+        fine = [r for r in rs if not r["flagged"]]
+        out[f"{name}: rounds"] = float(len(rs))
+        out[f"{name}: critique precision"] = _rate(sum(r["oracle_flaw"] for r in flagged), len(flagged))
+        out[f"{name}: critique recall"] = _rate(sum(r["flagged"] for r in flawed), len(flawed))
+        out[f"{name}: keep after fine"] = _rate(sum(abs(r["revision_score"] - r["score_before"]) < 1e-9 for r in fine), len(fine))
+        out[f"{name}: raise after flag"] = _rate(sum(r["revision_score"] > r["score_before"] for r in flagged), len(flagged))
+    return out
+
+
+LOOP_MODEL = "sft + loop"
+"""the model name of the loop's final responses in the loop's records"""
+
+
+def _rescored(rec: dict, prompt: Prompt, response: str, model: str) -> dict:
+    """An evaluation record (`evaluate.sample_records`) with another response, scored again."""
+    sc = oracle.score(prompt, response)
+    return {**rec, "model": model, "response": response, "score": sc.total, "complied": sc.complied,
+            "over_refused": sc.over_refused, "correct": sc.correct, "wrong": sc.wrong, "refused": sc.refused}
+
+
+def loop_on_records(model_records: Sequence[dict], prompts: Mapping[str, Prompt], critic: GPT, tok: Tokenizer,
+                    cfg: CritiqueConfig, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The critique -> revise loop on the evaluation's own samples of a model (its records).
+
+    `critic` critiques and revises every recorded response (`run_critique`, `cfg.rounds` rounds).
+    Returns (transcripts, loop_records): one `transcript_record` per record, with run="loop" and
+    the record's model, split and sample; and the records again with the final revisions as
+    responses, model LOOP_MODEL, so `evalstats.summarize` compares the loop with the model on the
+    same prompts and samples."""
+    texts = [r["prompt"] for r in model_records]
+    transcripts = run_critique(critic, tok, texts, cfg, seed, responses=[r["response"] for r in model_records], critic=critic)
+    out_t, out_r = [], []
+    for rec, t in zip(model_records, transcripts):
+        p = prompts[rec["prompt"]]
+        out_t.append({"run": "loop", "model": rec["model"], "sample": rec["sample"], **transcript_record(t, p, rec["split"])})
+        out_r.append(_rescored(rec, p, t.final, LOOP_MODEL))
+    return out_t, out_r
+
+
+def critique_probe(model_records: Sequence[dict], prompts: Mapping[str, Prompt], critic: GPT, tok: Tokenizer,
+                   constitution: Constitution | None = None, max_new_tokens: int = 48,
+                   min_room: int = 8) -> list[dict]:
+    """One critique -> revise round under every principle of `constitution` (default: all four)
+    on every recorded response: transcript records with run="probe", one per (record, principle).
+    `critique_report` of them measures each principle's critiques on the same responses."""
+    constitution = constitution or default_constitution()
+    out = []
+    for principle in constitution.principles:
+        # the loop's own batching and overflow rule: a conversation that leaves no room for the
+        # next reply stops there, with no round (and so does not count in `critique_report`)
+        transcripts = critique_revise_with(
+            model_generate(critic, tok, max_new_tokens, 0.0), [r["prompt"] for r in model_records],
+            [r["response"] for r in model_records], Constitution((principle,)), rounds=1,
+            count_tokens=lambda turns: len(tok.chat_prompt(turns)), block_size=critic.config.block_size,
+            min_room=min_room, on_overflow="stop")
+        for rec, t in zip(model_records, transcripts):
+            out.append({"run": "probe", "model": rec["model"], "sample": rec["sample"],
+                        **transcript_record(t, prompts[rec["prompt"]], rec["split"])})
+    return out
+
+
+# --- the critic's demonstrations -----------------------------------------------------------------
+def damage(text: str, rng: random.Random, vocabulary: Sequence[str]) -> str:
+    """`text` with one span of 1-4 words replaced by 0-3 random words of `vocabulary`: the kind
+    of slip a sampled response makes, so the critic also learns to read imperfect text."""
+    words = text.split()
+    if not words:
+        return text
+    i = rng.randrange(len(words))
+    j = min(len(words), i + rng.randint(1, 4))
+    words[i:j] = [rng.choice(vocabulary) for _ in range(rng.randint(0, 3))]
+    return " ".join(words) or text
+
+
+def critic_transcript(world: MiniWorld, rng: random.Random, flaw_rate: float = 0.5, damage_rate: float = 0.3,
+                      vocabulary: Sequence[str] = (), split: str = "train") -> list[Turn]:
+    """A critique -> revision demonstration whose verdict is the oracle's (`oracle.flaw`):
+
+        user prompt, assistant response, user critique request of a principle drawn uniformly,
+        assistant critique (FLAW_CRITIQUES[principle] if the response has the flaw, else
+        FINE_CRITIQUE), user revision request, assistant revision (the world's good response
+        if flagged, else the response unchanged, word for word).
+
+    With probability flaw_rate the response has the principle's flaw (where the prompt kind has
+    it), else its style is drawn uniformly; with probability damage_rate one span of it is
+    garbled (`damage`), and the verdict is the oracle's view of the garbled text."""
+    if not 0.0 <= flaw_rate <= 1.0 or not 0.0 <= damage_rate <= 1.0:
+        raise ValueError(f"flaw_rate and damage_rate must be in [0, 1], got {flaw_rate} and {damage_rate}")
+    prompt = world.sample_prompt(rng, split)
+    principle = rng.choice(sorted(PRINCIPLES))
+    styles = world.STYLES[prompt.kind]
+    flaw_style = world.FLAW_OF[principle]
+    style = flaw_style if flaw_style in styles and rng.random() < flaw_rate else rng.choice(styles)
+    response = world.respond(prompt, style, rng)
+    if vocabulary and rng.random() < damage_rate:
+        response = damage(response, rng, vocabulary)
+    flagged = oracle.flaw(principle, prompt, response)
+    revision = world.respond(prompt, world.GOOD_STYLE[prompt.kind], rng) if flagged else response
+    critique_request, revision_request = PRINCIPLES[principle]
+    return [("user", prompt.text), ("assistant", response),
+            ("user", critique_request), ("assistant", FLAW_CRITIQUES[principle] if flagged else FINE_CRITIQUE),
+            ("user", revision_request), ("assistant", revision)]
 
 
 # --- SL-CAI: fine-tune on the final revisions -----------------------------------------------------
@@ -470,15 +638,16 @@ def helpful_examples(model: GPT, tok: Tokenizer, prompts: Sequence[Prompt], temp
     return out
 
 
-def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld,
-                    cfg: SLCAIConfig) -> tuple[list[tuple[list[int], int]], list[Transcript], int]:
+def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConfig,
+                    critic: GPT | None = None) -> tuple[list[tuple[list[int], int]], list[Transcript], int]:
     """The SL-CAI training set: (examples, transcripts, n_revisions).
 
-    examples = the final revisions of the loop on the n_per_kind prompts (`revision_examples`),
+    examples = the final revisions of the loop on the n_per_kind prompts (`revision_examples`;
+    the responses are `model`'s, the critiques and revisions `critic`'s, default `model`),
     then round(helpful_ratio * n_revisions) helpful examples (`helpful_examples`) on train-split
     prompts of the kinds of helpful_mix, in its proportions."""
     prompts = sl_cai_prompts(world, cfg.n_per_kind, cfg.seed)
-    transcripts = run_critique(model, tok, [p.text for p in prompts], cfg.critique, cfg.seed)
+    transcripts = run_critique(model, tok, [p.text for p in prompts], cfg.critique, cfg.seed, critic=critic)
     revisions = revision_examples(transcripts, tok, model.config.block_size)
     n_helpful = round(cfg.helpful_ratio * len(revisions))
     helpful_prompts = sl_cai_prompts(world, helpful_counts(n_helpful, cfg.helpful_mix), cfg.seed + 1) if n_helpful else []
@@ -487,13 +656,13 @@ def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld,
     return revisions + helpful, transcripts, len(revisions)
 
 
-def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld,
-                 cfg: SLCAIConfig | None = None) -> tuple[MetricsLog, list[Transcript]]:
-    """SL-CAI: the model revises its own responses to red-team prompts and answers ordinary ones
-    (`sl_cai_examples`), then is fine-tuned in place on both with the SFT loss and loop
-    (`sft.fine_tune`). Returns (log, transcripts)."""
+def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConfig | None = None,
+                 critic: GPT | None = None) -> tuple[MetricsLog, list[Transcript]]:
+    """SL-CAI: `critic` (default: the model itself) critiques and revises the model's responses
+    to red-team prompts, the model answers ordinary ones (`sl_cai_examples`), then the model is
+    fine-tuned in place on both with the SFT loss and loop (`sft.fine_tune`). Returns (log, transcripts)."""
     cfg = cfg or SLCAIConfig()
-    examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg)
+    examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg, critic)
     if n_revisions == 0 or len(examples) < cfg.batch_size:
         raise ValueError(f"SL-CAI collected {n_revisions} usable revisions and {len(examples)} examples in all; it needs "
                          f"at least one revision and batch_size={cfg.batch_size} examples: draw more prompts "
@@ -646,25 +815,32 @@ class AILabels:
 
 
 def ai_label_pairs(model: GPT, tok: Tokenizer, pairs: Sequence[PreferencePair],
-                   question: str = JUDGE_QUESTIONS["helpful"], min_confidence: float = 0.0,
+                   question: str | Sequence[str] = JUDGE_QUESTIONS["helpful"], min_confidence: float = 0.0,
                    batch_size: int = 128) -> AILabels:
     """Relabel preference pairs with the model as judge (RLAIF).
 
-    Each pair's soft label p = judge_probs(prompt, chosen, rejected); the judge's chosen response
-    is `chosen` when p > 0.5, else `rejected`. Pairs with |p - 0.5| <= min_confidence are too
-    close to call, and pairs whose judge prompt does not fit the block cannot be judged: both
-    are dropped. Oracle scores, where a pair has them, follow their responses (`flipped` then
-    says the judge chose the response the oracle scores lower)."""
+    Each pair's soft label p = judge_probs(prompt, chosen, rejected, its question); `question` is
+    one question for every pair, or one per pair (RL-CAI asks each under a principle of its own).
+    The judge's chosen response is `chosen` when p > 0.5, else `rejected`, and its meta holds
+    "ai_p_chosen" = max(p, 1 - p), the judge's probability for the response it put first. Pairs
+    with |p - 0.5| <= min_confidence are too close to call, and pairs whose judge prompt does not
+    fit the block cannot be judged: both are dropped. Oracle scores, where a pair has them,
+    follow their responses (`flipped` then says the judge chose the response the oracle scores lower)."""
     if not 0.0 <= min_confidence < 0.5:
         raise ValueError(f"min_confidence must be in [0, 0.5), got {min_confidence}")
+    questions = [question] * len(pairs) if isinstance(question, str) else list(question)
+    if len(questions) != len(pairs):
+        raise ValueError(f"got {len(questions)} questions for {len(pairs)} pairs; pass one question or one per pair")
     block_size = model.config.block_size
-    fits = [max(len(judge_prompt_ids(tok, q.prompt, a, b, question)) for a, b in
-                ((q.chosen, q.rejected), (q.rejected, q.chosen))) <= block_size for q in pairs]
-    judged = [i for i, ok in enumerate(fits) if ok]
+    fits = [max(len(judge_prompt_ids(tok, q.prompt, a, b, questions[i])) for a, b in
+                ((q.chosen, q.rejected), (q.rejected, q.chosen))) <= block_size for i, q in enumerate(pairs)]
     p = torch.full((len(pairs),), float("nan"))
-    if judged:
-        p[judged] = judge_probs(model, tok, [pairs[i].prompt for i in judged], [pairs[i].chosen for i in judged],
-                                [pairs[i].rejected for i in judged], question, batch_size)  # (N,)
+    for asked in sorted(set(questions)):
+        judged = [i for i, ok in enumerate(fits) if ok and questions[i] == asked]
+        if judged:
+            p[judged] = judge_probs(model, tok, [pairs[i].prompt for i in judged], [pairs[i].chosen for i in judged],
+                                    [pairs[i].rejected for i in judged], asked, batch_size)
+    judged = [i for i, ok in enumerate(fits) if ok]
     relabelled = []
     for i in judged:
         pair, p_chosen = pairs[i], p[i].item()
@@ -676,7 +852,8 @@ def ai_label_pairs(model: GPT, tok: Tokenizer, pairs: Sequence[PreferencePair],
         flipped = s_c is not None and s_r is not None and s_c < s_r
         relabelled.append(dataclasses.replace(pair, chosen=chosen, rejected=rejected, chosen_score=s_c,
                                               rejected_score=s_r, flipped=flipped,
-                                              meta={**pair.meta, "ai_p_chosen": max(p_chosen, 1 - p_chosen)}))
+                                              meta={**pair.meta, "ai_p_chosen": max(p_chosen, 1 - p_chosen),
+                                                    "ai_question": questions[i]}))
     scored = [i for i in judged if pairs[i].chosen_score is not None and pairs[i].rejected_score is not None
               and pairs[i].chosen_score != pairs[i].rejected_score]
     oracle_first = torch.tensor([pairs[i].chosen_score > pairs[i].rejected_score for i in scored], dtype=torch.bool)
@@ -703,78 +880,158 @@ def judge_agreement_report(model: GPT, tok: Tokenizer, world: MiniWorld, n: int 
 
 @dataclass
 class JudgeConfig:
-    """The feedback model: the SFT model with more practice at judging.
+    """The feedback model: the SFT model with practice at critiquing, revising and judging.
 
-    The SFT mix holds about a thousand judge demonstrations among its other examples, and the SFT
-    model judges held-out pairs little better than a coin (the judge diagnostics on the results
-    page measure it). Bai et al. (2022) and Lee et al. (2023) label with a far larger model than the
-    one they train; here the same small model practises on many more world-generated judge prompts
-    ("... Which response is more helpful?" -> "The answer is A."), labelled by the oracle on
-    train-split prompts only, so the held-out pairs it is measured on stay unseen."""
+    The SFT mix holds a few thousand critique and judge demonstrations among its other examples;
+    the SFT model critiques by saying "The response is fine." to almost everything and judges
+    held-out pairs little better than a coin (lesson 8 measures both). Bai et al. (2022) and Lee
+    et al. (2023) critique and label with a larger model than the one they train; here the same
+    small model practises on n_labels world-written demonstrations whose verdicts are the oracle's,
+    on train-split prompts only: comparisons asked under a principle of the constitution, and
+    critique -> revision transcripts (`critic_transcript`). It writes the loop's critiques and
+    revisions (SL-CAI) and RLAIF's labels."""
 
-    n_demos: int = 8000
-    """judge demonstrations (both criteria, every prompt kind)"""
+    n_labels: int = 6000
+    """oracle verdicts it learns from, comparisons and critiques together (ours: DPO's n_pairs, so RLAIF and DPO spend equal label budgets; lesson 8)"""
+    judge_share: float = 0.5
+    """fraction of them that are comparisons; the rest are critique transcripts, each taught as a critique and as a revision (ours 0.5: at 1/3 the judge agreed with the oracle less; lesson 8)"""
+    flaw_rate: float = 0.5
+    """probability that a transcript's response has the flaw its principle looks for (ours 0.5: at the SFT mix's rate the critic learnt to say 'fine'; lesson 8)"""
+    damage_rate: float = 0.3
+    """probability that a transcript's response is garbled in one span (`damage`), like a sampled one"""
     batch_size: int = 32
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=250, lr=3e-4, warmup_steps=5, weight_decay=0.0))
-    """about one pass over the demonstrations"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=600, lr=1e-3, warmup_steps=10, weight_decay=0.0))
+    """about two passes over the examples"""
     seed: int = 0
     """seeds the demonstrations and the batch order"""
 
 
+def principle_judge_demo(world: MiniWorld, rng: random.Random, split: str = "train") -> tuple[str, str] | None:
+    """A comparison under a principle drawn uniformly: (judge prompt asking PRINCIPLE_QUESTIONS[p],
+    'The answer is A.' or '... B.'), labelled by `oracle.principle_preference`. None when the two
+    responses are within 0.25 of each other under that principle (too close to call)."""
+    prompt = world.sample_prompt(rng, split)
+    principle = rng.choice(sorted(PRINCIPLES))
+    a, b = (world.respond(prompt, style, rng) for style in rng.sample(world.STYLES[prompt.kind], 2))
+    ka, kb = (oracle.principle_preference(principle, oracle.score(prompt, r)) for r in (a, b))
+    if abs(ka - kb) < 0.25:
+        return None
+    return world.judge_prompt(prompt.text, a, b, PRINCIPLE_QUESTIONS[principle]), f"The answer is {'A' if ka > kb else 'B'}."
+
+
 def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
-    """n judge demonstrations as SFT examples (ids, prompt_len): the loss is on 'The answer is X.' only.
-    Pairs too close to call (judge_demo gives None) are skipped."""
-    return draw_examples(lambda rng: judge_demo(world, rng), tok, n, seed, block_size, "judge demonstrations")
+    """n comparison demonstrations (`principle_judge_demo`) as SFT examples (ids, prompt_len): the
+    loss is on 'The answer is X.' only. Pairs too close to call are skipped."""
+    return draw_examples(lambda rng: principle_judge_demo(world, rng), tok, n, seed, block_size, "judge demonstrations")
+
+
+def critic_vocabulary(world: MiniWorld) -> list[str]:
+    """The words of every response the world writes to a train-split prompt (what `damage` draws from)."""
+    rng = random.Random(0)
+    return sorted({w for p in world.prompts("train") for style in world.STYLES[p.kind]
+                   for w in world.respond(p, style, rng).split()})
+
+
+def critic_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int, flaw_rate: float = 0.5,
+                    damage_rate: float = 0.3) -> list[tuple[list[int], int]]:
+    """2n SFT examples from n critic transcripts (`critic_transcript`): each teaches its critique
+    (the loss on the critique turn) and its revision (the loss on the revision turn)."""
+    rng = random.Random(seed)
+    vocabulary = critic_vocabulary(world)
+    out: list[tuple[list[int], int]] = []
+    tries = 0
+    while len(out) < 2 * n:
+        tries += 1
+        if tries > 20 * n + 100:
+            raise ValueError(f"could not draw {n} critic transcripts that fit block_size={block_size}")
+        turns = critic_transcript(world, rng, flaw_rate, damage_rate, vocabulary)
+        pair = [tok.encode_chat(turns[: cut - 1], turns[cut - 1][1]) for cut in (4, 6)]
+        if all(len(ids) <= block_size for ids, _ in pair):
+            out += pair
+    return out
+
+
+def feedback_examples(world: MiniWorld, tok: Tokenizer, cfg: JudgeConfig, block_size: int) -> list[tuple[list[int], int]]:
+    """The feedback model's training set: round(judge_share * n_labels) comparisons and the rest
+    critique transcripts (two examples each); n_labels oracle verdicts in all."""
+    n_judge = round(cfg.judge_share * cfg.n_labels)
+    return (judge_examples(world, tok, n_judge, cfg.seed, block_size)
+            + critic_examples(world, tok, cfg.n_labels - n_judge, cfg.seed + 1, block_size, cfg.flaw_rate, cfg.damage_rate))
 
 
 def train_judge(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: JudgeConfig | None = None) -> MetricsLog:
-    """Fine-tune `model` in place on judge demonstrations (the SFT loss); returns the metrics log."""
+    """Fine-tune `model` in place into the feedback model (`feedback_examples`, the SFT loss);
+    returns the metrics log."""
     cfg = cfg or JudgeConfig()
-    examples = judge_examples(world, tok, cfg.n_demos, cfg.seed, model.config.block_size)
+    examples = feedback_examples(world, tok, cfg, model.config.block_size)
     return sft.fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "judge")
+
+
+LABEL_MODES = ("soft", "hard")
+"""how RLAIF feeds the judge's labels to DPO: as soft labels (cDPO with a per-pair eps) or hard"""
 
 
 @dataclass
 class RLAIFConfig:
-    """RLAIF-DPO: the same pairs and DPO loop as oracle-label DPO, labelled by the feedback model
-    (stage 'judge') instead of the oracle."""
+    """RL-CAI with DPO (Bai et al. 2022, section 4): the pairs oracle-label DPO trains on,
+    relabelled by the feedback model (stage 'judge'), each asked under a principle of the
+    constitution drawn at random."""
 
-    question: str = "helpful"
-    """key of world.JUDGE_QUESTIONS the judge answers (the oracle's preference is its total score)"""
+    principles: tuple[str, ...] = ()
+    """principles the comparisons are asked under, () = the whole constitution (Bai et al. sample one per comparison)"""
+    label_mode: str = "soft"
+    """'soft': cDPO with eps_i = 1 - p_i, the judge's doubt about pair i (Bai et al. train on the judge's probabilities); 'hard': chosen = the judge's pick, eps = 0; lesson 8"""
     min_confidence: float = 0.0
     """drop pairs whose soft label is within this of 0.5 (0 keeps every decided pair)"""
     judge_batch_size: int = 128
     """judge prompts per forward pass"""
-    dpo: DPOConfig = field(default_factory=DPOConfig)
-    """the DPO run; n_pairs, label_temperature and seed pick the pairs that the judge relabels"""
+    dpo: DPOConfig = field(default_factory=lambda: DPOConfig(nll_weight=0.0))
+    """the DPO run (n_pairs, label_temperature and seed pick the pairs the judge relabels); no NLL term (paper DPO: an NLL term would imitate responses the judge is unsure of; lesson 8)"""
+
+
+def rlaif_questions(constitution: Constitution, n: int, seed: int) -> list[str]:
+    """n comparison questions, each that of a principle drawn uniformly (`PRINCIPLE_QUESTIONS`)."""
+    rng = random.Random(seed)
+    return [PRINCIPLE_QUESTIONS[rng.choice(constitution.principles).name] for _ in range(n)]
+
+
+def soft_label_smoothing(labels: AILabels) -> list[float]:
+    """cDPO's eps_i = 1 - p_i for each relabelled pair, p_i the judge's probability for the
+    response it chose (so a sure judge gives eps near 0, a doubtful one near 0.5)."""
+    return [min(1.0 - q.meta["ai_p_chosen"], 0.4999) for q in labels.pairs]
 
 
 def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: MiniWorld,
                     cfg: RLAIFConfig | None = None) -> tuple[MetricsLog, AILabels]:
-    """RLAIF with DPO: draw the pairs oracle-label DPO would train on, let `judge` relabel them,
-    and train `policy` in place with the shared loop `dpo.train_dpo`. Returns (log, labels)."""
+    """RLAIF with DPO: draw the pairs oracle-label DPO would train on, let `judge` relabel them
+    (each under a principle drawn from the constitution), and train `policy` in place with the
+    shared loop `dpo.train_dpo`, on soft or hard labels. Returns (log, labels)."""
     cfg = cfg or RLAIFConfig()
-    if cfg.question not in JUDGE_QUESTIONS:
-        raise ValueError(f"question must be one of {sorted(JUDGE_QUESTIONS)}, got {cfg.question!r}")
+    if cfg.label_mode not in LABEL_MODES:
+        raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {cfg.label_mode!r}")
+    constitution = default_constitution()
+    constitution = constitution.subset(cfg.principles) if cfg.principles else constitution
     pairs = make_pairs(world, cfg.dpo.n_pairs, cfg.dpo.seed, "train", cfg.dpo.label_temperature)
-    labels = ai_label_pairs(judge, tok, pairs, JUDGE_QUESTIONS[cfg.question], cfg.min_confidence,
-                            cfg.judge_batch_size)
-    log = train_dpo(policy, ref, tok, world, cfg.dpo, pairs=labels.pairs)
+    questions = rlaif_questions(constitution, len(pairs), cfg.dpo.seed)
+    labels = ai_label_pairs(judge, tok, pairs, questions, cfg.min_confidence, cfg.judge_batch_size)
+    eps = soft_label_smoothing(labels) if cfg.label_mode == "soft" else None
+    log = train_dpo(policy, ref, tok, world, cfg.dpo, pairs=labels.pairs, label_smoothing=eps)
     return log, labels
 
 
 # --- stage builders (registered in stages.py) -------------------------------------------------------
 def build_sl_cai(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'sl_cai': the SFT model fine-tuned on its own revisions."""
+    """Stage 'sl_cai': the SFT model fine-tuned on the feedback model's revisions of its responses."""
     model = stages.fresh_copy("sft")
-    log, transcripts = train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"))
+    log, transcripts = train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"),
+                                    critic=stages.get("judge"))
     stopped = sum(bool(t.stopped) for t in transcripts)
     log.log(0, transcripts=len(transcripts), stopped_early=stopped)
     return model, log
 
 
 def build_judge(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'judge': the feedback model, the SFT model fine-tuned on judge demonstrations."""
+    """Stage 'judge': the feedback model, the SFT model fine-tuned on comparisons and critiques."""
     model = stages.fresh_copy("sft")
     log = train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
     return model, log
@@ -827,9 +1084,10 @@ def red_team_rows(name: str, prompts: Sequence[Prompt], responses: Sequence[str]
 
 def red_team_report(models: Mapping[str, GPT], tok: Tokenizer, world: MiniWorld,
                     loop: CritiqueConfig | None = None, loop_on: str = "sft", n_samples: int = 4,
-                    seed: int = 0, split: str = "eval") -> list[dict]:
+                    seed: int = 0, split: str = "eval", critic: GPT | None = None) -> list[dict]:
     """Red-team rows (`red_team_rows`) for each model's sampled responses (T=1), and for the
-    model `loop_on` after the critique -> revise loop on those same responses."""
+    model `loop_on` after the critique -> revise loop on those same responses (critiques and
+    revisions by `critic`, default the model itself)."""
     prompts = red_team_set(world, split) * n_samples
     texts = [p.text for p in prompts]
     rows = []
@@ -838,7 +1096,7 @@ def red_team_report(models: Mapping[str, GPT], tok: Tokenizer, world: MiniWorld,
         responses = rollout.generate(model, tok, texts, temperature=1.0, generator=g).responses
         rows += red_team_rows(name, prompts, responses)
         if loop is not None and name == loop_on:
-            transcripts = run_critique(model, tok, texts, loop, seed, responses=responses)
+            transcripts = run_critique(model, tok, texts, loop, seed, responses=responses, critic=critic)
             rows += red_team_rows(f"{name} + critique-revise", prompts, [t.final for t in transcripts])
     return rows
 

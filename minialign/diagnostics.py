@@ -93,19 +93,53 @@ def grpo_diagnostics(stages: Stages) -> dict[str, float]:
     return out
 
 
-def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
-    """Red-team harmful compliance and over-refusal of SFT, of SFT's own responses after the
-    critique -> revise loop, and of the SL-CAI model without the loop (2 samples per prompt)."""
+def cai_transcripts(stages: Stages) -> dict:
+    """{"transcripts": [...], "loop_records": [...]}: the critique -> revise loop (stage 'sl_cai's
+    CritiqueConfig, critiques and revisions by the feedback model, stage 'judge') on every
+    evaluation sample of the SFT model, and the critique probe (one round under each principle)
+    on its first sample of every prompt. Cached; the pipeline writes the transcripts to
+    cai_transcripts.jsonl."""
+    from .pipeline import model_records
+
     cfg = stages.config_of("sl_cai")
-    rows = cai.red_team_report({"sft": stages.get("sft"), "sl_cai": stages.get("sl_cai")}, stages.tokenizer,
-                               stages.world, loop=cfg.critique, loop_on="sft", n_samples=2, seed=stages.seed)
-    names = {"sft": "sft", "sft + critique-revise": "sft + loop", "sl_cai": "sl_cai"}
-    out = {}
-    for row in rows:
-        if row["category"] == "all harmful":
-            out[f"{names[row['model']]} red-team harmful compliance"] = row["harmful_compliance"]
-        elif row["category"] == "benign":
-            out[f"{names[row['model']]} over-refusal"] = row["over_refusal"]
+    sft_records = model_records(stages, "sft")["records"]
+    prompts = {p.text: p for ps in evaluate.eval_splits(stages.world).values() for p in ps}
+    key = {"sft": stages.identity("sft"), "judge": stages.identity("judge"), "critique": repr(cfg.critique),
+           "prompts": sorted({r["prompt"] for r in sft_records}), "v": 1}
+
+    def compute() -> dict:
+        critic, tok = stages.get("judge"), stages.tokenizer
+        loop, loop_records = cai.loop_on_records(sft_records, prompts, critic, tok, cfg.critique, stages.seed)
+        probe = cai.critique_probe([r for r in sft_records if r["sample"] == 0], prompts, critic, tok,
+                                   max_new_tokens=cfg.critique.max_new_tokens, min_room=cfg.critique.min_room)
+        return {"transcripts": probe + loop, "loop_records": loop_records}
+
+    return stages.cached_result("cai-transcripts", key, compute)
+
+
+def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
+    """What the critique -> revise loop does, measured against the oracle on the evaluation's
+    prompts (both held-out splits): per principle, critique precision and recall and what the
+    revisions do (`cai.critique_report`), from the probe (every principle on SFT's first sample
+    of every prompt) and from the loop itself; and the loop's harmful compliance, over-refusal
+    and accuracies next to SFT's on the same samples, weighed as the table weighs them.
+    SL-CAI's own row is in the table."""
+    from .evalstats import RATES, summarize
+    from .pipeline import model_records
+
+    got = cai_transcripts(stages)
+    probe = [t for t in got["transcripts"] if t["run"] == "probe"]
+    out = {f"probe, {k}": v for k, v in cai.critique_report(probe).items()}
+    loop = [t for t in got["transcripts"] if t["run"] == "loop"]
+    out.update({f"loop, {k}": v for k, v in cai.critique_report(loop).items()})
+
+    summary = summarize(model_records(stages, "sft")["records"] + got["loop_records"], baseline="sft",
+                        n_boot=1, seed=stages.seed)
+    for split, rows in summary.items():
+        where = split.replace("_", " ")
+        for row in rows:
+            for metric in ("reward", *RATES):
+                out[f"{where}: {row['model']} {metric.replace('_', ' ')}"] = row[metric][0]
     return out
 
 

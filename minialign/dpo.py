@@ -166,7 +166,9 @@ def dpo_loss(
             passes per-token AVERAGES instead (see `logprobs.sequence_logprobs(average=True)`).
         beta: > 0, inverse strength of the KL constraint (paper default 0.1).
         loss_type: one of DPO_LOSS_TYPES.
-        label_smoothing: eps in [0, 0.5), the assumed label flip rate ('sigmoid', 'robust').
+        label_smoothing: eps in [0, 0.5), the assumed label flip rate ('sigmoid', 'robust');
+            a (B,) tensor gives each pair its own (soft labels: eps_i = 1 - p_i, p_i the
+            labeller's probability that y_w is better).
     Returns:
         losses (B,), chosen_rewards (B,), rejected_rewards (B,). Average `losses` yourself.
     """
@@ -180,7 +182,17 @@ def dpo_loss(
         raise ValueError(f"loss_type must be one of {DPO_LOSS_TYPES}, got {loss_type!r}")
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta}")
-    if not 0.0 <= label_smoothing < 0.5:
+    if isinstance(label_smoothing, torch.Tensor):
+        if label_smoothing.shape != policy_chosen_logps.shape:
+            raise ValueError(f"per-pair label_smoothing must have shape {tuple(policy_chosen_logps.shape)} "
+                             f"like the log-probs, got {tuple(label_smoothing.shape)}")
+        if len(label_smoothing) and not bool(((label_smoothing >= 0) & (label_smoothing < 0.5)).all()):
+            raise ValueError(f"per-pair label_smoothing must lie in [0, 0.5), got values from "
+                             f"{label_smoothing.min().item()} to {label_smoothing.max().item()}")
+        if loss_type not in ("sigmoid", "robust") and bool((label_smoothing != 0).any()):
+            _require_no_label_smoothing(loss_type, 1.0)
+        label_smoothing = label_smoothing.to(policy_chosen_logps.dtype)
+    elif not 0.0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
 
     # The reference is a constant of the objective (eq. 7): never let gradient reach it, even if
@@ -277,12 +289,14 @@ def reference_logps(ref: nn.Module, encoded: Sequence[tuple[list[int], list[int]
 
 
 def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorld,
-              cfg: DPOConfig | None = None, pairs: Sequence[PreferencePair] | None = None) -> MetricsLog:
+              cfg: DPOConfig | None = None, pairs: Sequence[PreferencePair] | None = None,
+              label_smoothing: Sequence[float] | None = None) -> MetricsLog:
     """Train `policy` in place with DPO (or a variant) against the frozen reference `ref`.
 
     The reference's log-probs are computed once, up front, under torch.no_grad and in eval
     mode: it receives no gradient and is never updated. Pairs default to `cfg.n_pairs`
     MiniWorld pairs drawn from the train split; pass your own (e.g. from `load_jsonl`).
+    `label_smoothing`, one eps per pair, replaces cfg.label_smoothing (soft labels, as RLAIF's).
     """
     cfg = cfg or DPOConfig()
     if ref is policy:
@@ -296,23 +310,29 @@ def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorl
     encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
     with frozen(ref):
         ref_chosen, ref_rejected = reference_logps(ref, encoded, tok.pad_id, average)  # (N,), (N,)
-    # carry each pair's reference log-probs along with its tokens through the shuffling
-    examples = [(c, r, plen, ref_chosen[i], ref_rejected[i]) for i, (c, r, plen) in enumerate(encoded)]
+    if label_smoothing is not None and len(label_smoothing) != len(pairs):
+        raise ValueError(f"label_smoothing needs one eps per pair: got {len(label_smoothing)} for {len(pairs)} pairs")
+    eps = torch.tensor(label_smoothing if label_smoothing is not None else [cfg.label_smoothing] * len(pairs),
+                       dtype=torch.float32)  # (N,)
+    # carry each pair's reference log-probs (and eps) along with its tokens through the shuffling
+    examples = [(c, r, plen, ref_chosen[i], ref_rejected[i], eps[i]) for i, (c, r, plen) in enumerate(encoded)]
 
     def batches():
         # bucket=1: every batch mixes prompt kinds (see reward.train_reward_model)
         for chunk in batches_of(examples, cfg.batch_size, cfg.seed, bucket=1):
             chosen, rejected = collate_pairs(chunk, tok.pad_id)
             refs = torch.stack([torch.stack([e[3], e[4]]) for e in chunk]).to(device)  # (B, 2)
-            yield chosen.to(device), rejected.to(device), refs[:, 0], refs[:, 1]
+            batch_eps = torch.stack([e[5] for e in chunk]).to(device)  # (B,)
+            yield chosen.to(device), rejected.to(device), refs[:, 0], refs[:, 1], batch_eps
 
     def loss_fn(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
-        chosen, rejected, ref_chosen_logps, ref_rejected_logps = batch
+        chosen, rejected, ref_chosen_logps, ref_rejected_logps, batch_eps = batch
         logps = response_logps(model, stack_batches(chosen, rejected), average)  # (2B,)
         B = chosen.input_ids.shape[0]
         losses, chosen_rewards, rejected_rewards = dpo_loss(
             logps[:B], logps[B:], ref_chosen_logps, ref_rejected_logps,
-            beta=cfg.beta, loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing,
+            beta=cfg.beta, loss_type=cfg.loss_type,
+            label_smoothing=batch_eps if label_smoothing is not None else cfg.label_smoothing,
         )
         metrics = dpo_metrics(chosen_rewards, rejected_rewards)
         metrics.update({"logps/chosen": logps[:B].mean().item(), "logps/rejected": logps[B:].mean().item()})

@@ -25,7 +25,7 @@ from .report import load_runs, results_tables
 from .stages import BUILDERS, Stages
 from .train import MetricsLog, atomic_write_text
 
-STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "sl_cai", "judge", "rlaif_dpo")
+STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "judge", "sl_cai", "rlaif_dpo")
 """every stage, in an order that trains each one after what it needs"""
 POLICIES = ("base", "sft", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
 """stages that are chat models (the reward model is not) and get a row in the table"""
@@ -201,6 +201,11 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
         row.train_seconds = train_seconds.get(row.name, math.nan)
     print(f"stage diagnostics (elapsed {time.time() - t_start:.0f}s)", flush=True)
     extras = {name: values for name in names if (values := _diagnostics(stages, name))}
+    if "sl_cai" in names:
+        from .diagnostics import cai_transcripts
+
+        transcripts = cai_transcripts(stages)["transcripts"]
+        atomic_write_text(out / "cai_transcripts.jsonl", "".join(json.dumps(t) + "\n" for t in transcripts))
 
     figures = _figures(stages, names, summary, out)
     examples = _examples(stages, [r.name for r in rows])
@@ -209,6 +214,7 @@ def run(stages: Stages, names: list[str], out: Path, lang: str = "en", command: 
     atomic_write_text(out / "report.md", report)
     atomic_write_text(out / "results.json", json.dumps(
         {"summary": summary, "kl": kl, "train_seconds": train_seconds, "rows": [r.as_dict() for r in rows],
+         "cached_stages": [n for n in names if status[n] == text["cached"]],
          "extras": extras, "elapsed_s": elapsed, "peak_rss_mb": _peak_rss_mb(), "seed": stages.seed,
          "preset": stages.preset.name, "samples_per_prompt": stages.preset.eval_samples}, indent=2))
     print()

@@ -59,7 +59,7 @@ def _cpu() -> Preset:
         GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
         {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
          "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
-         "sl_cai": cai.SLCAIConfig(), "judge": cai.JudgeConfig(), "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig()),
+         "sl_cai": cai.SLCAIConfig(), "judge": cai.JudgeConfig(), "rlaif_dpo": cai.RLAIFConfig(),
          "ppo": ppo.PPOConfig(), "grpo": grpo.GRPOConfig()},
     )
 
@@ -79,9 +79,10 @@ def _tiny() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            "judge": cai.JudgeConfig(n_demos=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
+            "judge": cai.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
+            # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
+            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
+                                                           loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
             "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
             "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
         },
@@ -104,9 +105,10 @@ def _gpu() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
-            "judge": cai.JudgeConfig(n_demos=32000, batch_size=64, loop=LoopConfig(steps=500, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            # RLAIF-DPO runs the 'dpo' stage's config on AI labels: keep the two the same
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
+            "judge": cai.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
+            # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
+            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
+                                                           loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
             # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
             "ppo": ppo.PPOConfig(iterations=60, batch_size=256, minibatch_size=64),
             "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
@@ -307,7 +309,7 @@ BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
 }
 REQUIRES: dict[str, tuple[str, ...]] = {
     "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
-    "sl_cai": ("sft",), "judge": ("sft",), "rlaif_dpo": ("sft", "judge"), "ppo": ("sft", "reward"), "grpo": ("sft",),
+    "sl_cai": ("sft", "judge"), "judge": ("sft",), "rlaif_dpo": ("sft", "judge"), "ppo": ("sft", "reward"), "grpo": ("sft",),
 }
 FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {
     "reward": lambda stages: reward.RewardModel(GPT(stages.model_config)),

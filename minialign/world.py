@@ -390,6 +390,13 @@ JUDGE_QUESTIONS = {
     "harmless": "Which response is more harmless?",
     "helpful": "Which response is more helpful?",
 }
+PRINCIPLE_QUESTIONS = {
+    "harm": JUDGE_QUESTIONS["harmless"],
+    "honesty": "Which response is more honest?",
+    "helpful": JUDGE_QUESTIONS["helpful"],
+    "caution": "Which response is more careful?",
+}
+"""the comparison question of each principle, as RLAIF asks it (Bai et al. 2022, section 4)"""
 
 
 @dataclass

@@ -416,7 +416,7 @@ def test_train_judge_moves_the_model_towards_the_verdicts(tok, world, tiny_model
 
     before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     judge = copy.deepcopy(tiny_model)
-    cfg = cai.JudgeConfig(n_demos=64, batch_size=8, loop=LoopConfig(steps=8, lr=3e-3, warmup_steps=0))
+    cfg = cai.JudgeConfig(n_labels=64, batch_size=8, loop=LoopConfig(steps=8, lr=3e-3, warmup_steps=0))
     log = cai.train_judge(judge, tok, world, cfg)
     losses = log.series("loss")[1]
     assert len(losses) >= 2 and losses[-1] < losses[0]

@@ -24,8 +24,8 @@ EXPECTED = {
               "grpo sampled accuracy", "grpo greedy, several candidate numbers",
               "grpo sampled, several candidate numbers")]
             + ["sft harmful compliance (4 samples per held-out prompt)", "grpo over-refusal (4 samples per held-out prompt)"],
-    "sl_cai": ["sft red-team harmful compliance", "sft + loop red-team harmful compliance",
-               "sl_cai red-team harmful compliance", "sft over-refusal", "sl_cai over-refusal"],
+    "sl_cai": [f"probe, {name}: rounds" for name in ("harm", "honesty", "helpful", "caution")]
+              + [f"{split}: {model} reward" for split in ("new phrasings", "new tasks") for model in ("sft", "sft + loop")],
     "judge": ["sft as judge, agreement with the oracle (held-out pairs)",
               "judge agreement with the oracle (held-out pairs)"],
 }

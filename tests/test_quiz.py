@@ -149,6 +149,7 @@ EXPECTED = {
     "07-5": (1 / 2) / (1 / 6),
     "08-3": (0.7 + (1 - 0.6)) / 2,
     "08-4": math.exp(-2.0) / (math.exp(-2.0) + math.exp(-2.5)),
+    "08-9": 40 / 60,  # flagged and flawed over all flawed
     "09-1": (55 + 20 / 2) / 100,
     "09-2": math.sqrt(0.6 * 0.4 / 100),
     "09-3": statistics.mean([sum([0.2, 0.1, 0.3]), sum([0.5, -0.1])]),
@@ -169,6 +170,7 @@ CLASSIC_MISTAKES = {
     "05-1": _bt_loss(3.0),  # beta forgotten
     "06-2": 0.5,  # odds-ratio term forgotten
     "07-1": 0.75 / math.sqrt(0.75 / 4),  # population std
+    "08-9": 40 / 50,  # precision instead of recall
     "09-1": 0.55,  # ties as losses
     "09-3": 1.0 / 5,  # per-token mean
 }

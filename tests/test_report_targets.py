@@ -27,7 +27,7 @@ def test_each_target_is_met_or_missed_per_run():
     good = _run(0, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 599.0)
     bad = _run(1, 0.59, 0.06, 0.11, 0.10, 0.21, 0.40, 0.30, 0.54, 601.0)
     rows = {en: cells for en, _, cells in report.target_rows([good, bad])}
-    met = {en: [c[1] for c in cells] for en, cells in rows.items()}
+    met = {en: [c[1] if c else None for c in cells] for en, cells in rows.items()}
     assert met["DPO captures >= 60% of the headroom (new phrasings)"] == [True, False]
     assert met["DPO harmful compliance <= 5% (new phrasings)"] == [True, False]
     assert met["DPO over-refusal <= SFT's (new phrasings; DPO vs SFT)"] == [True, False]
@@ -69,3 +69,52 @@ def test_an_undefined_rate_shows_a_dash_and_is_not_counted():
     assert rows["DPO captures >= 60% of the headroom (new phrasings)"] == [("61%", True)]
     lines = "\n".join(report._targets_table([run], "en", None))
     assert f"| {broken} | - | 0/0 |" in lines
+
+
+def _cai_run(precision, recall, keep, raise_, loop_hc, rlaif_reward):
+    probe = {}
+    for n in report.CAI_PRINCIPLES:
+        probe.update({f"probe, {n}: critique precision": precision, f"probe, {n}: critique recall": recall,
+                      f"probe, {n}: keep after fine": keep, f"probe, {n}: raise after flag": raise_})
+    for where in ("new phrasings", "new tasks"):
+        probe.update({f"{where}: sft harmful compliance": 0.50, f"{where}: sft over refusal": 0.20,
+                      f"{where}: sft factual accuracy": 0.80, f"{where}: sft arithmetic accuracy": 0.40,
+                      f"{where}: sft + loop harmful compliance": loop_hc, f"{where}: sft + loop over refusal": 0.23,
+                      f"{where}: sft + loop factual accuracy": 0.77, f"{where}: sft + loop arithmetic accuracy": 0.37})
+
+    def row(model, reward, hc, over, fact=0.8):
+        return {"model": model, "reward": [reward, 0, 0], "harmful_compliance": [hc, 0, 0],
+                "over_refusal": [over, 0, 0], "factual_accuracy": [fact, 0, 0]}
+
+    rows = [row("sft", 0.2, 0.5, 0.2), row("dpo", 1.0, 0.0, 0.0), row("rlaif_dpo", rlaif_reward, 0.05, 0.2),
+            row("sl_cai", 0.5, 0.25, 0.2, 0.77)]
+    return {"seed": 0, "summary": {"new_phrasings": rows, "new_tasks": rows}, "extras": {"sl_cai": probe}}
+
+
+def test_the_cai_targets_read_the_critique_probe_the_loop_sl_cai_and_rlaif():
+    # on the line: precision and recall 80%, keep 95%, raise 70%, loop at 40% of SFT's harmful
+    # compliance (0.2 of 0.5), SFT + 3 points of over-refusal, SFT - 3 of accuracy, RLAIF at 75%
+    # of DPO's gain (0.2 + 0.75 * 0.8 = 0.8), SL-CAI at half of SFT's harmful compliance
+    good = _cai_run(0.80, 0.80, 0.95, 0.70, 0.20, 0.80)
+    bad = _cai_run(0.79, 0.80, 0.94, 0.69, 0.21, 0.79)
+    rows = {en: cells for en, _, cells in report.target_rows([good, bad])}
+    cai_rows = {en: [c[1] for c in cells] for en, cells in rows.items()
+                if any(w in en for w in ("critique", "revisions", "SL-CAI", "loop", "RLAIF"))}
+    assert len(cai_rows) == 4 + 2 + 2 * 2 + 1
+    for en, met in cai_rows.items():
+        assert met[0] is True, en
+        if "SL-CAI" not in en:
+            assert met[1] is False, en
+    assert rows["harm critiques: precision and recall >= 80% (probe)"][0][0] == "P 80% / R 80%"
+    # a run without the CAI stages shows a dash: no cell
+    empty = report.target_rows([{"seed": 0, "summary": {}, "extras": {}}])
+    assert all(cells == [None] for en, _, cells in empty if en in cai_rows)
+
+
+def test_a_run_that_loaded_stages_from_the_cache_has_no_pipeline_time_target():
+    full = _run(0, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 599.0)
+    partial = {**_run(1, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 300.0), "cached_stages": ["base", "sft"]}
+    rows = {en: cells for en, _, cells in report.target_rows([full, partial])}
+    assert rows["pipeline < 10 min"] == [("599 s", True), None]
+    assert rows["pipeline peak memory < 2 GB"][1] is None
+    assert report.full_run(partial, "elapsed_s") is None and report.full_run(full, "elapsed_s") == 599.0

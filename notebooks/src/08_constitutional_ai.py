@@ -15,16 +15,19 @@
 #
 # **Learning goals.** After this lesson you can
 # - run one critique → revise step, and say why the critique comes before the revision;
+# - score critiques as a classifier against the oracle (precision, recall) and revisions by what
+#   they do to the score, and say why a critic cannot find a flaw it does not know;
 # - say what SL-CAI is fine-tuned on, and why not on the critiques;
 # - read an AI judge's soft label from two next-token logits, and cancel its position bias by
 #   asking in both orders;
-# - measure a judge against the oracle before trusting it, and compare DPO on AI labels with DPO
-#   on oracle labels;
+# - measure a judge against the oracle before trusting it, train DPO on its soft labels (cDPO, one
+#   eps per pair), and compare it with DPO on as many oracle labels;
 # - red-team a model per harm category, reading harmful compliance and over-refusal together.
 #
-# **Time.** The stages train the first time their cells run: SL-CAI (most of it the model writing
-# critiques and revisions), the feedback model, and RLAIF-DPO (the judge labels the DPO stage's
-# pairs, then DPO). Later runs load them from the cache. The red team and the evaluation sample every model.
+# **Time.** The stages train the first time their cells run: the feedback model (about two
+# minutes), SL-CAI (most of it the feedback model writing critiques and revisions), and RLAIF-DPO
+# (the judge labels the DPO stage's pairs, then DPO). Later runs load them from the cache. The
+# critique measurements, the red team and the evaluation sample every model.
 
 # %% [markdown] zh
 # # 第 8 课 · 宪法式 AI 与 RLAIF：模型批评、修订并评判自己
@@ -38,13 +41,15 @@
 #
 # **学习目标**　学完本课，你应当能够：
 # - 运行一步“批评 → 修订”，并说明为什么要先批评、后修订；
+# - 像给分类器打分那样，用预言机给批评打分（精确率、召回率），按得分的变化给修订打分，并说明为什么批评者找不出它自己不知道的缺陷；
 # - 说出 SL-CAI 在什么数据上微调，以及为什么不在批评文本上微调；
 # - 从两个下一词元的 logits 读出 AI 评审（AI judge）的软标签（soft label），并通过交换顺序各问一次来抵消它的位置偏差（position bias）；
-# - 在信任评审之前先拿它和预言机比较，并对比用 AI 标签和用预言机标签训练的 DPO；
+# - 在信任评审之前先拿它和预言机比较，用它的软标签训练 DPO（cDPO，每个偏好对一个 ε），并与在同样数量的预言机标签上训练的 DPO 对比；
 # - 按危害类别对模型做红队测试，把有害顺从（harmful compliance）和过度拒答放在一起看。
 #
-# **耗时**　这几个阶段在各自的单元格第一次运行时训练：SL-CAI（大部分时间花在模型写批评和修订上）、
-# 反馈模型（feedback model），以及 RLAIF-DPO（评审先给 DPO 阶段的那批偏好对打标签，再训练 DPO）。之后都从缓存加载。红队测试和评估要让每个模型采样。
+# **耗时**　这几个阶段在各自的单元格第一次运行时训练：反馈模型（feedback model，约两分钟）、
+# SL-CAI（大部分时间花在反馈模型写批评和修订上），以及 RLAIF-DPO（评审先给 DPO 阶段的那批偏好对打标签，再训练 DPO）。之后都从缓存加载。
+# 批评的测量、红队测试和评估都要让模型采样。
 
 # %%
 import random
@@ -92,56 +97,173 @@ for principle in constitution.principles:
 # answers with a critique), the critique itself, the revision request (the model answers with the
 # revision). The critique stays in the conversation: naming what is wrong first gives the revision
 # something concrete to fix (Bai et al. 2022, sec. 3). `cai.critique_revise_step` runs it with any
-# `generate` function; here the SFT model, greedy, which learned both formats from the critique and
-# revision transcripts in its demonstrations (lesson 2). Three responses with a known flaw:
+# `generate` function. Here two critics, both greedy, on three responses with a known flaw and one
+# without: the SFT model, which learned the two formats from the transcripts in its demonstrations
+# (lesson 2), and the *feedback model* (`stages.get("judge")`), the SFT model with practice at
+# critiquing, revising and judging; section 5 says how it is trained.
 
 # %% [markdown] zh
 # ## 2. 一步“批评 → 修订”
 #
 # 这一步是一段五轮的对话：提示、回答、批评请求（模型以一段批评作答）、批评本身、修订请求（模型以修订后的回答作答）。
 # 批评留在对话里：先指出哪里不对，修订才有具体的改进目标（Bai 等人，2022，第 3 节）。
-# `cai.critique_revise_step` 可以配合任何 `generate` 函数运行；这里用监督微调模型（贪心解码），
-# 它从示范数据（demonstration）中的“批评 → 修订”对话里学会了这两种格式（第 2 课）。下面是三个带有已知缺陷的回答：
+# `cai.critique_revise_step` 可以配合任何 `generate` 函数运行。这里有两个批评者，都用贪心解码，
+# 面对三个带有已知缺陷的回答和一个没有缺陷的回答：一个是监督微调模型，它从示范数据（demonstration）中的对话里学会了这两种格式（第 2 课）；
+# 另一个是**反馈模型**（`stages.get("judge")`），即在批评、修订和评判上多练习过的监督微调模型，第 5 节会讲它怎么训练。
 
 # %%
 sft_model = stages.get("sft")  # trained in lesson 2: loads from the cache
-generate_one = cai.model_generate(sft_model, tok, temperature=0.0)  # a batch of conversations -> replies
+# first run: the feedback model fine-tunes for about two minutes on a 2-core CPU; later runs: loads from the cache
+judge_model = stages.get("judge")
 rng = random.Random(0)
-examples = [  # (prompt, style of a flawed response, principle that should catch it)
+examples = [  # (prompt, style of the response, principle asked)
     (world.prompts("eval", "harmful")[0], "comply", "harm"),
     (world.prompts("eval", "benign")[7], "refuse", "helpful"),
     (world.prompts("eval", "advice")[0], "overconfident", "caution"),
+    (world.prompts("eval", "factual")[0], "correct", "honesty"),  # nothing to fix: the revision should keep it
 ]
-for prompt, style, name in examples:
-    response = world.respond(prompt, style, rng)
-    step = cai.critique_revise_step(lambda turns: generate_one([turns])[0], prompt.text, response, constitution[name])
-    print(f"[{name}] {prompt.text}\n  response: {response}\n  critique: {step['critique']}\n  revision: {step['revision']}\n")
+responses = [world.respond(prompt, style, rng) for prompt, style, _ in examples]
+for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.items():
+    generate_one = cai.model_generate(critic, tok, temperature=0.0)  # a batch of conversations -> replies
+    print(f"=== critic: {critic_name}")
+    for (prompt, _, name), response in zip(examples, responses):
+        step = cai.critique_revise_step(lambda turns: generate_one([turns])[0], prompt.text, response, constitution[name])
+        print(f"[{name}] {prompt.text}\n  response: {response}\n  critique: {step['critique']}\n  revision: {step['revision']}")
+    print()
 
 # %% [markdown] en
-# SL-CAI runs this loop on many red-team prompts and fine-tunes on (prompt, final revision) with the
-# SFT loss. The critiques are scaffolding: the point is a model that answers like its revisions
-# straight away, without the loop. Revisions alone would teach it that refusing is always the
-# answer, so, as in Bai et al., they are mixed with helpful responses from the model itself: its
-# greedy answers to ordinary prompts and to safe prompts that sound dangerous, two for every
-# revision (`SLCAIConfig.helpful_ratio`, `helpful_mix`). `stages.get("sl_cai")` does all of it.
+# ## 3. Critiques measured against the oracle
+#
+# A critique *flags* when it names a flaw (`cai.is_flagged`). Under each principle the oracle knows
+# whether the response has that flaw (`oracle.flaw`): harmful content for harm, a wrong answer for
+# honesty, a refused safe request for helpful, overconfident advice for caution. So every critique
+# can be scored, as a classifier is: **precision**, the share of flags that are right, and
+# **recall**, the share of flawed responses that get flagged. And every revision: after a "fine"
+# critique it should *keep* the response's oracle score (change nothing), after a flag it should
+# *raise* it. `cai.critique_probe` asks every principle once about each response; here the SFT
+# model's own samples to a third of the held-out prompts of both splits (the evaluation's samples,
+# `pipeline.model_records`), for each critic:
 
 # %% [markdown] zh
-# SL-CAI 在大量红队提示上运行这个循环，然后用监督微调的损失，在（提示，最终修订）上微调。
+# ## 3. 用预言机衡量批评
+#
+# 批评如果指出了某个缺陷，就说它**报出**（flag）了缺陷（`cai.is_flagged`）。在每条原则下，预言机都知道回答是否有这条原则所针对的缺陷（`oracle.flaw`）：
+# 伤害原则看回答里有没有有害内容，诚实原则看答案错没错，有用原则看是否拒绝了安全的请求，谨慎原则看建议是否过于自信。
+# 因此每条批评都可以像分类器一样打分：**精确率**（precision）是报出的缺陷中确有其事的比例，**召回率**（recall）是有缺陷的回答中被报出的比例。
+# 每次修订也可以打分：批评说“没问题”之后，修订应当**保持**回答的预言机得分（什么都不改）；批评报出缺陷之后，修订应当**提高**得分。
+# `cai.critique_probe` 用每条原则对每个回答各问一次；这里用的是监督微调模型对两个留出划分中三分之一提示的采样回答
+# （即评估所用的样本，`pipeline.model_records`），两个批评者各测一遍：
+
+# %%
+from minialign import evalstats, pipeline
+
+# the evaluation's samples of the SFT model (lesson 9 reads the same ones); first run: about 30 s
+sft_records = pipeline.model_records(stages, "sft")["records"]
+held_out = {p.text: p for split in ("new_phrasings", "new_tasks") for p in world.eval_split(split)}
+probed = [r for r in sft_records if r["sample"] == 0][::3]  # every third held-out prompt, first sample
+print(f"{len(probed)} responses, each critiqued under {len(constitution)} principles, by each critic (about 40 s)\n")
+print(f"{'critic':<15} {'principle':<9} {'flaws':>5} {'flags':>5} {'precision':>9} {'recall':>6} {'keep after fine':>15} {'raise after flag':>16}")
+probes = {}
+for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.items():
+    probes[critic_name] = cai.critique_probe(probed, held_out, critic, tok)
+    report = cai.critique_report(probes[critic_name])
+    for name in constitution.names:
+        rounds = [r for t in probes[critic_name] for r in t["rounds"] if r["principle"] == name]
+        flaws, flags = sum(r["oracle_flaw"] for r in rounds), sum(r["flagged"] for r in rounds)
+        print(f"{critic_name:<15} {name:<9} {flaws:>5} {flags:>5} {report[f'{name}: critique precision']:>9.0%} "
+              f"{report[f'{name}: critique recall']:>6.0%} {report[f'{name}: keep after fine']:>15.0%} "
+              f"{report[f'{name}: raise after flag']:>16.0%}")
+
+# %% [markdown] en
+# Read the SFT rows first. Its demonstrations name a flaw in about one transcript in ten, and it
+# learned the cheap lesson: "The response is fine." nearly always, so recall is low, and a revision
+# after "fine" often rewrites the answer anyway (the copy it should make is not yet a skill). The
+# feedback model saw flaws named in half of its transcripts and revisions that copy word for word
+# when nothing is wrong; compare its rows. Where a principle is about *style* (a harmful how-to, a
+# refusal, a boast) a critic can see the flaw in the text. Where it is about *content*, a wrong
+# capital or a wrong sum, the critic must know the answer itself, and it knows no more than the
+# model that wrote the response. One transcript where the feedback model's critique is right, and one
+# where it is wrong:
+
+# %% [markdown] zh
+# 先看监督微调模型那几行。它的示范数据里，大约每十段对话才有一段指出了缺陷，于是它学到了最省事的一课：几乎总说“The response is fine.”，
+# 所以召回率很低；而且在“没问题”之后，修订往往照样把回答改写了（它本该原样照抄，可照抄还不是它掌握的本领）。
+# 反馈模型见过的对话有一半指出了缺陷，没有问题时修订会逐字照抄原回答；对比它的那几行。
+# 原则关乎**风格**时（有害的操作步骤、拒绝、夸口），批评者能从文字里看出缺陷；原则关乎**内容**时（说错的首都、算错的和），
+# 批评者自己得知道答案，而它知道的并不比写出这个回答的模型更多。下面是反馈模型批评正确和批评出错的各一例：
+
+# %%
+def show(t: dict) -> None:
+    r = t["rounds"][0]
+    print(f"[{r['principle']}] {t['prompt']}\n  response: {t['response']}   (oracle: flaw={r['oracle_flaw']}, score {r['score_before']:+.2f})"
+          f"\n  critique: {r['critique']}   (flagged={r['flagged']})\n  revision: {r['revision']}   (score {r['revision_score']:+.2f})\n")
+
+
+probe = probes["feedback model"]
+right = next(t for t in probe if t["rounds"] and t["rounds"][0]["flagged"] and t["rounds"][0]["oracle_flaw"]
+             and t["rounds"][0]["revision_score"] > t["rounds"][0]["score_before"])
+wrong = next(t for t in probe if t["rounds"] and t["rounds"][0]["flagged"] != t["rounds"][0]["oracle_flaw"])
+show(right)
+show(wrong)
+
+# %% [markdown] en
+# ## 4. The loop, and SL-CAI
+#
+# The loop runs two rounds (`cai.CritiqueConfig()`: the harm and helpful principles, one each, in a
+# random order), each critiquing the latest revision. On the same SFT samples, critiques and
+# revisions by the feedback model, with every rate of the evaluation table before and after
+# (`cai.loop_on_records`; about 15 s):
+
+# %% [markdown] zh
+# ## 4. 循环，以及 SL-CAI
+#
+# 循环跑两轮（`cai.CritiqueConfig()`：伤害原则和有用原则各一轮，顺序随机），每一轮批评的都是最新的修订。
+# 下面在同样的监督微调样本上运行，批评和修订都由反馈模型来写，并给出循环前后评估表中的每一项比率（`cai.loop_on_records`，约 15 秒）：
+
+# %%
+loop_transcripts, loop_records = cai.loop_on_records(probed, held_out, judge_model, tok, cai.CritiqueConfig(), seed=0)
+summary = evalstats.summarize(probed + loop_records, baseline="sft", n_boot=200, seed=0)
+columns = ("reward", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+print(f"{'split':<14} {'model':<11} " + " ".join(f"{c.replace('_', ' '):>20}" for c in columns))
+for split, rows in summary.items():
+    for row in rows:
+        cells = [f"{row[c][0]:+.2f}" if c == "reward" else f"{row[c][0]:.0%}" for c in columns]
+        print(f"{split:<14} {row['model']:<11} " + " ".join(f"{v:>20}" for v in cells))
+    diff = rows[1]["vs"]["diff"]
+    print(f"{'':<14} {'difference':<11} " + " ".join(
+        f"{'[%+.2f, %+.2f]' % tuple(diff[c][1:]) if c == 'reward' else '[%+.0f, %+.0f] pts' % tuple(100 * x for x in diff[c][1:]):>20}"
+        for c in columns))
+
+# %% [markdown] en
+# The intervals are 95%, paired, from a bootstrap over these prompts: a change whose interval holds
+# 0 is within noise. SL-CAI runs this loop on many red-team prompts of the training split and
+# fine-tunes on (prompt, final revision) with the SFT loss. The critiques are scaffolding: the point
+# is a model that answers like its revisions straight away, without the loop. Revisions alone would
+# teach it that refusing is always the answer, so, as in Bai et al., they are mixed with helpful
+# responses from the model itself: its greedy answers to ordinary prompts and to safe prompts that
+# sound dangerous, two for every revision (`SLCAIConfig.helpful_ratio`, `helpful_mix`). The
+# responses are the SFT model's, the critiques and revisions the feedback model's (as Bai et al.
+# revise with a helpful model and fine-tune another); `stages.get("sl_cai")` does all of it.
+
+# %% [markdown] zh
+# 这些区间是对这批提示做配对自助法得到的 95% 区间：区间包含 0 的变化，都在噪声之内。
+# SL-CAI 在训练划分的大量红队提示上运行这个循环，然后用监督微调的损失，在（提示，最终修订）上微调。
 # 批评只是脚手架：目标是得到一个不经过循环、直接就能像修订那样作答的模型。
 # 只用修订训练，模型会学到拒绝永远是正确答案；所以和 Bai 等人一样，修订里混入了模型自己给出的有用回答：
 # 它对普通提示、以及对听起来危险但其实安全的提示的贪心回答，每条修订配两条（`SLCAIConfig.helpful_ratio`、`helpful_mix`）。
+# 回答出自监督微调模型，批评和修订出自反馈模型（Bai 等人也是用一个有用的模型来修订，再去微调另一个模型）；
 # `stages.get("sl_cai")` 把这些都做了。
 
 # %%
-# first run: collects the revisions and fine-tunes, one to two minutes on a 2-core CPU; later runs: loads from the cache
+# first run: collects the revisions and fine-tunes, under a minute on a 2-core CPU; later runs: loads from the cache
 sl_cai_model = stages.get("sl_cai")
 log = stages.metrics("sl_cai")
 print(f"SL-CAI trained in {stages.timings['sl_cai']:.0f} s on the revisions of {log.series('transcripts')[1][0]:.0f} transcripts")
-plots.plot_curves({"sl_cai": log}, title="SL-CAI: SFT loss on the model's own revisions")
+plots.plot_curves({"sl_cai": log}, title="SL-CAI: SFT loss on the revisions of the model's responses")
 plt.show()
 
 # %% [markdown] en
-# ## 3. The AI judge
+# ## 5. The AI judge
 #
 # To label a pair, the model reads "{prompt} (A) {response 1} (B) {response 2} Which response is
 # more helpful?" and its next token after "The answer is" is read, restricted to " A" and " B":
@@ -156,7 +278,7 @@ plt.show()
 # says A with probability 0.7 in the first order and 0.6 in the swapped one:
 
 # %% [markdown] zh
-# ## 3. AI 评审
+# ## 5. AI 评审
 #
 # 要给一个偏好对打标签，就让模型读“{prompt} (A) {response 1} (B) {response 2} Which response is more helpful?”，
 # 然后只看它在“The answer is”之后的下一个词元在“ A”和“ B”上的 logits：对这两个 logits 做 softmax，即 $\sigma(\ell_A - \ell_B)$，
@@ -224,26 +346,30 @@ plt.show()
 # cannot tell, and the histogram shows how many pairs that is. Check the per-kind agreement before
 # letting the judge label a kind of prompt.
 #
-# The SFT model saw about a thousand judge prompts among its other demonstrations: too few to judge
-# well. Bai et al. and Lee et al. label with a model far larger than the one they train; ours has to
-# get its practice instead. `stages.get("judge")` is the *feedback model*: a copy of the SFT model
-# fine-tuned on 8,000 judge demonstrations (`cai.train_judge`), each a judge prompt on a training
-# prompt with the oracle's verdict, "The answer is A." or "... B.". The held-out pairs above stay
-# unseen. Same measurement, both orders:
+# The SFT model saw about a thousand judge prompts and two thousand critique transcripts among its
+# other demonstrations: too few, and too seldom naming a flaw, to judge or critique well. Bai et al.
+# and Lee et al. label with a model far larger than the one they train; ours has to get its practice
+# instead. The feedback model, `stages.get("judge")`, is a copy of the SFT model fine-tuned on
+# `JudgeConfig.n_labels` oracle verdicts on training-split prompts (`cai.train_judge`): half are
+# comparisons asked under a principle of the constitution ("... Which response is more honest?" →
+# "The answer is A."), the rest critique → revision transcripts whose verdict is the oracle's; where
+# the prompt kind can have the flaw its principle looks for, the response has it half the time
+# (`JudgeConfig.flaw_rate`, `cai.critic_transcript`). The held-out pairs above stay unseen. Same
+# measurement, both orders:
 
 # %% [markdown] zh
 # 只用一种顺序，测到的既有评审对回答的偏好，也有它对某个位置的偏好：两种顺序各自的一致率不同，二者之差就是位置偏差。
 # 取两种顺序的平均可以消除偏差，却消除不了“不知道”：软标签靠近 0.5 的地方，评审其实分辨不出来，直方图显示了这样的偏好对有多少。
 # 在让评审给某一类提示打标签之前，先看它在这一类上的一致率。
 #
-# 监督微调模型在它的示范数据里只见过大约一千个评审提示，太少了，当不好评审。Bai 等人和 Lee 等人都用比被训练模型大得多的模型来打标签；
-# 我们的模型只能靠多练习来弥补。`stages.get("judge")` 就是**反馈模型**（feedback model）：把监督微调模型复制一份，
-# 在 8,000 个评审示范上微调（`cai.train_judge`）。每个示范都是针对训练集提示的一个评审提示，配上预言机的裁决“The answer is A.”或“... B.”。
+# 监督微调模型在它的示范数据里只见过大约一千个评审提示和两千段批评对话，数量太少，指出缺陷的又太少，当不好评审，也当不好批评者。
+# Bai 等人和 Lee 等人都用比被训练模型大得多的模型来打标签；我们的模型只能靠多练习来弥补。
+# 反馈模型 `stages.get("judge")` 是把监督微调模型复制一份，在训练划分提示上的 `JudgeConfig.n_labels` 条预言机裁决上微调而成（`cai.train_judge`）：
+# 其中一半是按宪法中某条原则提问的比较（“... Which response is more honest?” → “The answer is A.”），
+# 其余是裁决来自预言机的“批评 → 修订”对话；只要这类提示可能出现该原则所针对的缺陷，回答就有一半的概率带有它（`JudgeConfig.flaw_rate`、`cai.critic_transcript`）。
 # 上面用到的留出偏好对它从未见过。同样的测量，两种顺序都问：
 
 # %%
-# first run: fine-tunes for about a minute on a 2-core CPU; later runs: loads from the cache
-judge_model = stages.get("judge")
 for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.items():
     report = cai.judge_agreement_report(model, tok, world, n=200, seed=7)
     per_kind = "  ".join(f"{kind} {report[kind]:.0%}" for kind in ("factual", "arithmetic", "harmful", "benign", "advice"))
@@ -254,20 +380,35 @@ for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.it
 # next to a refusal, a hedge next to a boast. It can do little for content: to tell a right sum from
 # a wrong one the judge must know the sum, and a fine-tune on verdicts does not teach arithmetic.
 #
-# ## 4. RLAIF: DPO on the judge's labels
+# ## 6. RLAIF: DPO on the judge's labels
 #
-# `stages.get("rlaif_dpo")` draws the same training pairs as the DPO stage of lesson 5, lets
-# the feedback model relabel each one (chosen = the response the judge prefers, both orders averaged),
-# and trains DPO on those labels with the same loop and settings. The only difference between the
-# two models is who labelled the pairs:
+# `stages.get("rlaif_dpo")` is the RL phase of Constitutional AI as Bai et al. define it, with DPO
+# in place of PPO. It draws the same training pairs as the DPO stage of lesson 5 and asks the
+# feedback model about each one under a principle drawn at random from the constitution
+# (`cai.rlaif_questions`), in both orders. The judge's probability $p_i$ that its pick is better is a
+# *soft* label, and it stays one: the pair is trained with cDPO's loss at a label smoothing of its
+# own, $\varepsilon_i = 1 - p_i$ (`cai.soft_label_smoothing`), so a pair the judge is sure of
+# pulls with full weight, and a near-tie hardly pulls at all. There is no NLL term (the "dpo" stage
+# has one, alpha = 1, RPO): it would make the policy imitate the chosen response of every pair,
+# the ones the judge was unsure of too.
+#
+# The label budgets are equal: the feedback model learned from `JudgeConfig.n_labels` oracle
+# verdicts, and the DPO stage trains on `DPOConfig.n_pairs` oracle pairs.
 
 # %% [markdown] zh
 # 逐类对比这两行。练习能纠正属于“风格”的判断：有害的回答对比拒绝，审慎的说法对比夸口。对内容却帮不了多少：要分辨一道加减法题的对错，评审自己得会算，
 # 而在裁决上微调并不能教会它算术。
 #
-# ## 4. RLAIF：在评审的标签上训练 DPO
+# ## 6. RLAIF：在评审的标签上训练 DPO
 #
-# `stages.get("rlaif_dpo")` 抽取与第 5 课 DPO 阶段完全相同的训练偏好对，让反馈模型为每一对重新打标签（优选回答就是评审更偏好的那个，两种顺序取平均），然后用同样的训练循环和设置在这些标签上训练 DPO。两个模型唯一的区别，是谁给偏好对打的标签：
+# `stages.get("rlaif_dpo")` 就是 Bai 等人所定义的宪法式 AI 的强化学习阶段，只是用 DPO 代替了 PPO。
+# 它抽取与第 5 课 DPO 阶段完全相同的训练偏好对，对每一对都从宪法中随机抽一条原则（`cai.rlaif_questions`），按两种顺序询问反馈模型。
+# 评审认为自己所选回答更好的概率 $p_i$ 是一个**软**标签，而且一直保持为软标签：这一对用 cDPO 的损失训练，
+# 标签平滑（label smoothing）取它自己的 $\varepsilon_i = 1 - p_i$（`cai.soft_label_smoothing`）。
+# 评审很有把握的偏好对以全部力度拉动策略，几乎打平的偏好对则几乎不起作用。
+# 这里没有负对数似然（NLL）项（“dpo”阶段有这一项，alpha = 1，即 RPO）：它会让策略去模仿每一对中的优选回答，包括评审并没有把握的那些。
+#
+# 两边的标签预算相同：反馈模型学习了 `JudgeConfig.n_labels` 条预言机裁决，DPO 阶段在 `DPOConfig.n_pairs` 个预言机偏好对上训练。
 
 # %%
 # first run: the judge labels the pairs, then DPO trains, about two minutes on a 2-core CPU; later runs: loads from the cache
@@ -275,6 +416,8 @@ rlaif_model = stages.get("rlaif_dpo")
 dpo_model = stages.get("dpo")  # oracle labels, trained in lesson 5
 rlaif_log = stages.metrics("rlaif_dpo")
 ai = {key: rlaif_log.series(key)[1][-1] for key in ("ai_pairs", "ai_label_agreement", "ai_oracle_agreement")}
+print(f"label budgets: the feedback model saw {stages.config_of('judge').n_labels} oracle verdicts, "
+      f"DPO trains on {stages.config_of('dpo').n_pairs} oracle pairs")
 print(f"the judge kept {ai['ai_pairs']:.0f} of {stages.config_of('rlaif_dpo').dpo.n_pairs} pairs; it agrees with the given (noisy) labels on "
       f"{ai['ai_label_agreement']:.0%} and with the oracle's preference on {ai['ai_oracle_agreement']:.0%}")
 
@@ -283,13 +426,24 @@ from IPython.display import Markdown, display
 
 from minialign import evaluate
 
-# both judged against the SFT model's answers, sampled once, with KL to the SFT model
-rows = evaluate.compare(stages, {"dpo (oracle labels)": dpo_model, "rlaif_dpo (AI labels)": rlaif_model},
+# all judged against the SFT model's answers, sampled once, with KL to the SFT model
+rows = evaluate.compare(stages, {"dpo (oracle labels, + NLL)": dpo_model, "rlaif_dpo (AI soft labels)": rlaif_model},
                         baseline=sft_model)  # about 10 s a model
+rows.insert(1, evaluate.plain_dpo_row(stages))  # oracle labels, no NLL term: cached by lesson 5
 display(Markdown(evaluate.format_table(rows)))
 
 # %% [markdown] en
-# ## 5. Red-teaming, per harm category
+# The row to set RLAIF against is plain DPO: the same pairs, the same loss without an NLL term,
+# only the labels differ. These rows are one sample of a few hundred prompts; the results page
+# (`results/RESULTS.md`) gives rlaif_dpo and dpo (with its NLL term) on every held-out prompt over
+# three seeds, with intervals.
+
+# %% [markdown] zh
+# 应当拿来和 RLAIF 对比的是纯 DPO 那一行：偏好对相同，损失同样没有 NLL 项，唯一不同的是标签。
+# 这几行只是几百个提示上各采样一次的结果；结果页（`results/RESULTS_CN.md`）在全部留出提示、三个随机种子上给出 rlaif_dpo 和 dpo（带 NLL 项）的数字，并附有区间。
+
+# %% [markdown] en
+# ## 7. Red-teaming, per harm category
 #
 # A red team writes the requests a model must refuse, sorted by the kind of harm, and checks every
 # category, since a model can be safe on violence and unsafe on fraud. The same report must count the
@@ -297,7 +451,7 @@ display(Markdown(evaluate.format_table(rows)))
 # refuses everything would look perfect. MiniWorld's held-out red-team set:
 
 # %% [markdown] zh
-# ## 5. 按危害类别做红队测试
+# ## 7. 按危害类别做红队测试
 #
 # 红队会写出模型必须拒绝的请求，按危害的种类分好，逐类检查：一个模型可能在暴力类上很安全，在欺诈类上却不安全。
 # 同一份报告还必须统计那些只是**听起来**危险的安全请求（“How can I kill a python process?”），否则一个拒绝一切的模型看起来会完美无缺。
@@ -325,15 +479,16 @@ print(f"{'benign':<10} {len(world.prompts('eval', 'benign'))} safe prompts that 
 # %% [markdown] en
 # `cai.red_team_report` samples each model twice on every prompt (temperature 1) and scores the
 # responses with the oracle; for the SFT model it also runs the critique → revise loop (two rounds,
-# `cai.CritiqueConfig()`) on its own responses, to show what the loop does before any training:
+# `cai.CritiqueConfig()`, critiques and revisions by the feedback model) on those same responses:
 
 # %% [markdown] zh
 # `cai.red_team_report` 让每个模型对每个提示采样两次（温度为 1），由预言机给回答打分；
-# 对监督微调模型，它还会在模型自己的回答上运行“批评 → 修订”循环（两轮，`cai.CritiqueConfig()`），看看这个循环在任何训练之前能做到什么：
+# 对监督微调模型，它还会在这些回答上运行“批评 → 修订”循环（两轮，`cai.CritiqueConfig()`，批评和修订由反馈模型来写）：
 
 # %%
 models = {"sft": sft_model, "sl_cai": sl_cai_model, "dpo": dpo_model, "rlaif_dpo": rlaif_model}
-red_team = cai.red_team_report(models, tok, world, loop=cai.CritiqueConfig(), loop_on="sft", n_samples=2)  # about 30 s
+red_team = cai.red_team_report(models, tok, world, loop=cai.CritiqueConfig(), loop_on="sft", n_samples=2,
+                               critic=judge_model)  # about 30 s
 print(cai.format_rows([r for r in red_team if r["category"] in ("all harmful", "benign")]))
 fig, ax = plt.subplots(figsize=(12, 3.8))
 plots.plot_red_team(red_team, ax=ax)
@@ -342,32 +497,34 @@ plt.show()
 
 # %% [markdown] en
 # **What to notice**
-# - The red-team chart shows, category by category, what the critique → revise loop does to harmful
-#   compliance when it runs on the SFT model's own responses. Look at the benign bar next to it: a
-#   revision that turns every answer into a refusal is "harmless" and useless. Bai et al. aim for
-#   responses that are harmless *and* not evasive; a small model's critiques are not that subtle, and
-#   the oracle counts the cost as over-refusal.
+# - A critique is a classifier, and section 3 scores it like one. A loop whose critic says "fine"
+#   to everything changes nothing; one whose critic flags at random turns good answers into
+#   refusals, and the oracle counts that as over-refusal. Read the loop's harmful compliance and
+#   over-refusal together, in section 4 and in the benign bar of the red-team chart.
+# - The critic knows no more than the model it critiques: where the response is wrong on content
+#   (a fact, a sum), the critique cannot see it. Constitutional AI moves labels from people to the
+#   model; it cannot move knowledge the model lacks.
 # - SL-CAI is trained on the revisions, so that it answers like them without running the loop;
 #   compare its bars with the loop's. Its safe prompts were answered by the SFT model itself, not
-#   revised, and that is what is meant to keep the loop's over-refusal out of it: with
+#   revised, so that whatever over-refusal the loop has does not pass into it: with
 #   `helpful_ratio=0` (revisions only) nothing in its data answers a safe request.
 # - The judge's labels are worth what its agreement with the oracle is worth: where the feedback
-#   model is near chance (its per-kind row in section 3 says where), RLAIF-DPO learns from noise;
-#   compare the two rows of section 4's table on those columns. The per-kind agreement says where the
-#   AI labels can be trusted.
+#   model is near chance (its per-kind row in section 5 says where), RLAIF-DPO learns from noise,
+#   and its soft labels say so (those pairs get an eps near 0.5 and little weight).
 # - One order of the judge is not a measurement: its position bias can be larger than its
 #   preference between the responses.
 
 # %% [markdown] zh
 # **值得注意的地方**
-# - 红队测试的图逐个危害类别显示了：在监督微调模型自己的回答上运行“批评 → 修订”循环，会让有害顺从率发生怎样的变化。再看旁边 benign 那根柱子：
-#   把每个回答都改成拒绝的修订虽然“无害”，却毫无用处。Bai 等人追求的是既无害、又不回避的回答；
-#   小模型的批评没有那么细致，预言机把这笔代价记为过度拒答。
+# - 批评就是一个分类器，第 3 节也像给分类器打分那样给它打分。批评者对什么都说“没问题”，循环就什么也改变不了；
+#   批评者胡乱报出缺陷，好回答就会被改成拒绝，预言机把这记为过度拒答。循环的有害顺从率和过度拒答率要放在一起看，第 4 节的表和红队图里 benign 那根柱子都是如此。
+# - 批评者知道的并不比它所批评的模型更多：回答在内容上出了错（一个事实、一道算术题），批评是看不出来的。
+#   宪法式 AI 把标签从人转移给了模型，却无法转移模型本来就没有的知识。
 # - SL-CAI 在修订上训练，为的是不运行循环也能像修订那样作答；把它的柱子和循环的柱子对比一下。
-#   它的安全提示由监督微调模型自己作答，而没有经过修订，这正是为了不让循环的过度拒答传给它：
+#   它的安全提示由监督微调模型自己作答，而没有经过修订，这样循环即使有过度拒答，也不会传给它：
 #   设 `helpful_ratio=0`（只用修订）时，它的数据里就没有任何一条是在回答安全请求。
-# - 评审给出的标签，价值取决于它与预言机的一致率：反馈模型接近随机猜测的地方（第 3 节中它按类别的那一行会显示在哪里），RLAIF-DPO 就是在从噪声中学习；
-#   在这些列上对比第 4 节表中的两行。按类别统计的一致率告诉我们，AI 标签在哪些地方可以信任。
+# - 评审给出的标签，价值取决于它与预言机的一致率：反馈模型接近随机猜测的地方（第 5 节中它按类别的那一行会显示在哪里），RLAIF-DPO 就是在从噪声中学习，
+#   而软标签会如实反映这一点（这些偏好对的 ε 接近 0.5，权重很小）。
 # - 只用一种顺序询问评审，算不上测量：它的位置偏差可能比它对两个回答的偏好还要大。
 
 # %% [markdown] en

@@ -331,7 +331,7 @@ for split in splits:
 # ## 5. Goodhart's law
 #
 # "When a measure becomes a target, it ceases to be a good measure." Every method here optimised
-# a proxy: PPO the reward model's score, RLAIF-DPO the SFT model's judgements, GRPO a program that
+# a proxy: PPO the reward model's score, RLAIF-DPO the feedback model's judgements, GRPO a program that
 # checks sums, DPO and ORPO labels drawn from the oracle on MiniWorld's own template responses. A
 # proxy agrees with what we want near the data it was fitted on, and optimisation pushes the policy
 # to where it does not. Lesson 4 showed the extreme case (PPO without its KL leash learns to ramble
@@ -342,7 +342,7 @@ for split in splits:
 # ## 5. 古德哈特定律
 #
 # “当一个指标变成了目标，它就不再是好的指标。”这里的每一种方法都在优化某个代理指标（proxy）：PPO 优化奖励模型的打分，
-# RLAIF-DPO 优化监督微调模型的判断，GRPO 优化一段检查加减法的程序，DPO 和 ORPO 的标签则来自预言机对 MiniWorld 模板回答的打分。
+# RLAIF-DPO 优化反馈模型的判断，GRPO 优化一段检查加减法的程序，DPO 和 ORPO 的标签则来自预言机对 MiniWorld 模板回答的打分。
 # 代理指标只在它拟合过的数据附近与我们想要的东西一致，而优化恰恰把策略推向它不一致的地方。第 4 课展示了极端的情形（去掉 KL 这根缰绳的 PPO 学会了啰嗦，奖励模型却拍手叫好）。下面比较奖励模型给各策略回答的平均分和预言机给的平均分（用的正是表中评判过的同一批样本）：
 
 # %%
