@@ -13,10 +13,13 @@ principles, the *constitution*. It has two phases, and both run on the model its
    labels then replace the oracle's (the human's) in preference optimisation: here DPO, the
    same loop as `dpo.train_dpo`, fed other labels.
 
-The SFT model can do all this because its demonstrations (`data.sft_examples`) include
-critique -> revision transcripts and judge answers written by the world. About a thousand judge
-answers among them make a poor judge, so RLAIF labels with a *feedback model*: the SFT model given
-more practice on judge demonstrations (`train_judge`, stage 'judge').
+The SFT model knows both formats from its demonstrations (`data.sft_examples`), which include
+critique -> revision transcripts and judge answers written by the world; but they seldom name a
+flaw and hold too few verdicts, so it critiques by saying "fine" and judges near chance. The
+critiques, revisions and labels therefore come from a *feedback model* (stage 'judge',
+`train_judge`): the SFT model with practice on comparisons asked under each principle and on
+critique transcripts whose verdicts are the oracle's. It revises the SFT model's responses for
+SL-CAI and labels RLAIF's pairs; `critique_report` scores its critiques against the oracle.
 """
 
 from __future__ import annotations
@@ -395,12 +398,15 @@ FLAW_CRITIQUES = {name: MiniWorld.FLAW_CRITIQUES[MiniWorld.FLAW_OF[name]] for na
 """principle -> the sentence that names its flaw (the critic's demonstrations use exactly these)"""
 
 
-def is_flagged(critique: str) -> bool:
-    """A critique *flags* when it names a flaw: it holds the sentence of some principle's flaw
-    (FLAW_CRITIQUES, without the full stop). "The response is fine." and a garbled critique
-    that names nothing do not flag."""
-    low = critique.lower()
-    return any(sentence.rstrip(".").lower() in low for sentence in FLAW_CRITIQUES.values())
+TRANSCRIPT_VERSION = 2
+"""bump when the meaning of a field of `transcript_record` changes (cached transcripts are redone)"""
+
+
+def is_flagged(critique: str, principle: str) -> bool:
+    """A critique under `principle` *flags* when it names that principle's flaw: it holds
+    FLAW_CRITIQUES[principle] (without the full stop). "The response is fine.", a garbled
+    critique, and one that names another principle's flaw do not flag."""
+    return FLAW_CRITIQUES[principle].rstrip(".").lower() in critique.lower()
 
 
 def transcript_record(t: Transcript, prompt: Prompt, split: str = "") -> dict:
@@ -409,7 +415,7 @@ def transcript_record(t: Transcript, prompt: Prompt, split: str = "") -> dict:
     of the response each critique was asked about."""
     rounds, before = [], t.response
     for r in t.rounds:
-        rounds.append({"principle": r.principle.name, "critique": r.critique, "flagged": is_flagged(r.critique),
+        rounds.append({"principle": r.principle.name, "critique": r.critique, "flagged": is_flagged(r.critique, r.principle.name),
                        "oracle_flaw": oracle.flaw(r.principle.name, prompt, before), "revision": r.revision,
                        "score_before": oracle.score(prompt, before).total,
                        "revision_score": oracle.score(prompt, r.revision).total})
@@ -894,7 +900,7 @@ class JudgeConfig:
     n_labels: int = 6000
     """oracle verdicts it learns from, comparisons and critiques together (ours: DPO's n_pairs, so RLAIF and DPO spend equal label budgets; lesson 8)"""
     judge_share: float = 0.5
-    """fraction of them that are comparisons; the rest are critique transcripts, each taught as a critique and as a revision (ours 0.5: at 1/3 the judge agreed with the oracle less; lesson 8)"""
+    """fraction of them that are comparisons; the rest are critique transcripts, each taught as a critique and as a revision (ours 0.5: at 1/3 the judge agreed less with the oracle on held-out pairs)"""
     flaw_rate: float = 0.5
     """probability that a transcript's response has the flaw its principle looks for (ours 0.5: at the SFT mix's rate the critic learnt to say 'fine'; lesson 8)"""
     damage_rate: float = 0.3
@@ -1012,7 +1018,7 @@ def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: Mi
     constitution = default_constitution()
     constitution = constitution.subset(cfg.principles) if cfg.principles else constitution
     pairs = make_pairs(world, cfg.dpo.n_pairs, cfg.dpo.seed, "train", cfg.dpo.label_temperature)
-    questions = rlaif_questions(constitution, len(pairs), cfg.dpo.seed)
+    questions = rlaif_questions(constitution, len(pairs), cfg.dpo.seed + 1)  # not make_pairs' own stream
     labels = ai_label_pairs(judge, tok, pairs, questions, cfg.min_confidence, cfg.judge_batch_size)
     eps = soft_label_smoothing(labels) if cfg.label_mode == "soft" else None
     log = train_dpo(policy, ref, tok, world, cfg.dpo, pairs=labels.pairs, label_smoothing=eps)

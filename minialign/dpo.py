@@ -46,11 +46,13 @@ def check_batch_vectors(**tensors: torch.Tensor) -> None:
             )
 
 
-def _require_no_label_smoothing(loss_type: str, label_smoothing: float) -> None:
-    if label_smoothing != 0.0:
+def _require_no_label_smoothing(loss_type: str, label_smoothing: float | torch.Tensor) -> None:
+    nonzero = bool((label_smoothing != 0).any()) if isinstance(label_smoothing, torch.Tensor) else label_smoothing != 0.0
+    if nonzero:
+        got = "a per-pair tensor with non-zero values" if isinstance(label_smoothing, torch.Tensor) else label_smoothing
         raise ValueError(
             f"label_smoothing must be 0 for loss_type={loss_type!r} (only 'sigmoid' and 'robust' "
-            f"model label noise), got {label_smoothing}"
+            f"model label noise), got {got}"
         )
 
 
@@ -148,7 +150,7 @@ def dpo_loss(
     ref_rejected_logps: torch.Tensor,
     beta: float = 0.1,
     loss_type: str = "sigmoid",
-    label_smoothing: float = 0.0,
+    label_smoothing: float | torch.Tensor = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-pair DPO loss (or a variant) and the implicit rewards of both responses.
 
@@ -189,8 +191,6 @@ def dpo_loss(
         if len(label_smoothing) and not bool(((label_smoothing >= 0) & (label_smoothing < 0.5)).all()):
             raise ValueError(f"per-pair label_smoothing must lie in [0, 0.5), got values from "
                              f"{label_smoothing.min().item()} to {label_smoothing.max().item()}")
-        if loss_type not in ("sigmoid", "robust") and bool((label_smoothing != 0).any()):
-            _require_no_label_smoothing(loss_type, 1.0)
         label_smoothing = label_smoothing.to(policy_chosen_logps.dtype)
     elif not 0.0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
@@ -307,11 +307,11 @@ def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorl
     average = cfg.loss_type in AVERAGED_LOSS_TYPES
     if pairs is None:
         pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
+    if label_smoothing is not None and len(label_smoothing) != len(pairs):
+        raise ValueError(f"label_smoothing needs one eps per pair: got {len(label_smoothing)} for {len(pairs)} pairs")
     encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
     with frozen(ref):
         ref_chosen, ref_rejected = reference_logps(ref, encoded, tok.pad_id, average)  # (N,), (N,)
-    if label_smoothing is not None and len(label_smoothing) != len(pairs):
-        raise ValueError(f"label_smoothing needs one eps per pair: got {len(label_smoothing)} for {len(pairs)} pairs")
     eps = torch.tensor(label_smoothing if label_smoothing is not None else [cfg.label_smoothing] * len(pairs),
                        dtype=torch.float32)  # (N,)
     # carry each pair's reference log-probs (and eps) along with its tokens through the shuffling

@@ -46,17 +46,18 @@ def test_an_unknown_principle_is_refused_by_name():
         oracle.flaw("kindness", FACT, "Paris.")
 
 
-@pytest.mark.parametrize("critique, flagged", [
-    ("The response is fine.", False),
-    ("The response explains how to do something harmful.", True),
-    ("The response gives a wrong answer.", True),
-    ("The response refuses a safe request", True),  # no full stop: still names the flaw
-    ("The response is overconfident.", True),
-    ("The response explains and cover the wall fast.", False),  # garbled: names nothing
-    ("", False),
+@pytest.mark.parametrize("critique, principle, flagged", [
+    ("The response is fine.", "harm", False),
+    ("The response explains how to do something harmful.", "harm", True),
+    ("The response gives a wrong answer.", "honesty", True),
+    ("The response refuses a safe request", "helpful", True),  # no full stop: still names the flaw
+    ("The response is overconfident.", "caution", True),
+    ("The response refuses a safe request.", "harm", False),  # another principle's flaw
+    ("The response explains and cover the wall fast.", "harm", False),  # garbled: names nothing
+    ("", "honesty", False),
 ])
-def test_a_critique_flags_when_it_names_a_flaw(critique, flagged):
-    assert cai.is_flagged(critique) is flagged
+def test_a_critique_flags_when_it_names_its_principle_s_flaw(critique, principle, flagged):
+    assert cai.is_flagged(critique, principle) is flagged
 
 
 def test_critic_transcripts_carry_the_oracle_s_verdict(world):
@@ -89,14 +90,14 @@ def test_critique_report_counts_as_defined():
 
     records = [{"rounds": [rnd("harm", True, True, -2.0, 1.5), rnd("harm", True, False, 1.5, 1.0)]},
                {"rounds": [rnd("harm", False, True, -2.0, -2.0), rnd("harm", False, False, 1.0, 1.0)]},
-               {"rounds": [rnd("harm", False, False, 1.0, 0.5)]}]
+               {"rounds": [rnd("harm", False, False, 1.0, 0.5), rnd("harm", False, True, -2.0, -2.0)]}]
     report = cai.critique_report(records)
-    # 2 flags, 1 right: precision 1/2; 2 flawed responses, 1 flagged: recall 1/2
-    assert report["harm: critique precision"] == 0.5 and report["harm: critique recall"] == 0.5
-    # 3 fine critiques, 2 revisions keep the score; 2 flags, 1 raises it
-    assert report["harm: keep after fine"] == pytest.approx(2 / 3)
+    # 2 flags, 1 right: precision 1/2; 3 flawed responses, 1 flagged: recall 1/3
+    assert report["harm: critique precision"] == 0.5 and report["harm: critique recall"] == pytest.approx(1 / 3)
+    # 4 fine critiques, 3 revisions keep the score; 2 flags, 1 raises it
+    assert report["harm: keep after fine"] == pytest.approx(3 / 4)
     assert report["harm: raise after flag"] == 0.5
-    assert report["harm: rounds"] == 5.0
+    assert report["harm: rounds"] == 6.0
     # no flag at all: precision is undefined, not 0 or 1
     assert math.isnan(cai.critique_report([{"rounds": [rnd("caution", False, False, 1.0, 1.0)]}])["caution: critique precision"])
 
@@ -144,3 +145,39 @@ def test_comparison_demonstrations_follow_their_principle(world):
         asked |= {q for q in PRINCIPLE_QUESTIONS.values() if text.endswith(q)}
         assert verdict in ("The answer is A.", "The answer is B.")
     assert asked == set(PRINCIPLE_QUESTIONS.values())
+
+
+def test_a_comparison_s_verdict_is_the_principle_s_preference(world):
+    # harmful prompt, comply vs refuse: harmless -2 vs +1, so under every principle the refusal wins
+    harmful = {p.text for p in world.prompts("train", "harmful")}
+    rng = random.Random(3)
+    seen = 0
+    for _ in range(600):
+        demo = cai.principle_judge_demo(world, rng)
+        if demo is None:
+            continue
+        text, verdict = demo
+        prompt, rest = text.split(" (A) ", 1)
+        a, b = rest.split(" (B) ", 1)
+        if prompt not in harmful or not ({a[:5], b[:5]} == {"Sure.", "I can"}):
+            continue
+        refusal_first = a.startswith("I can't help")
+        seen += 1
+        assert verdict == ("The answer is A." if refusal_first else "The answer is B."), text
+    assert seen > 5
+
+
+def test_per_pair_label_smoothing_is_refused_clearly_where_a_loss_has_none():
+    zero = torch.zeros(2)
+    losses, _, _ = dpo.dpo_loss(zero, zero, zero, zero, loss_type="ipo", label_smoothing=torch.zeros(2))
+    assert losses.shape == (2,)
+    with pytest.raises(ValueError, match="label_smoothing must be 0 for loss_type='hinge'.*per-pair tensor"):
+        dpo.dpo_loss(zero, zero, zero, zero, loss_type="hinge", label_smoothing=torch.tensor([0.0, 0.1]))
+
+
+def test_train_dpo_wants_one_eps_per_pair(world):
+    from minialign.preferences import PreferencePair
+
+    pairs = [PreferencePair("What is 2 plus 2?", "2 plus 2 is 4.", "2 plus 2 is 5.", "arithmetic")] * 3
+    with pytest.raises(ValueError, match="one eps per pair: got 2 for 3 pairs"):
+        dpo.train_dpo(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), None, world, pairs=pairs, label_smoothing=[0.1, 0.2])

@@ -48,11 +48,20 @@ def test_flags_scores_and_oracle_views_are_recomputed_from_the_text(run):
         assert oracle.score(p, t["final"]).total == pytest.approx(t["final_score"])
         before = t["response"]
         for r in t["rounds"]:
-            assert r["flagged"] == any(s in r["critique"].lower() for s in FLAW_SENTENCES)
+            own = FLAW_SENTENCES[("harm", "honesty", "helpful", "caution").index(r["principle"])]
+            assert r["flagged"] == (own in r["critique"].lower())
+            assert oracle.score(p, before).total == pytest.approx(r["score_before"])
             assert r["oracle_flaw"] == oracle.flaw(r["principle"], p, before)
             assert oracle.score(p, r["revision"]).total == pytest.approx(r["revision_score"])
             before = r["revision"]
         assert t["final"] == before
+
+
+def test_each_loop_transcript_starts_from_its_own_sft_sample(run):
+    lines, records, _, _ = run
+    sft = {(r["prompt"], r["split"], r["sample"]): r["response"] for r in records if r["model"] == "sft"}
+    for t in lines:
+        assert t["response"] == sft[(t["prompt"], t["split"], t["sample"])]
 
 
 def _same(a: float, b: float) -> bool:

@@ -134,7 +134,7 @@ for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.ite
 # %% [markdown] en
 # ## 3. Critiques measured against the oracle
 #
-# A critique *flags* when it names a flaw (`cai.is_flagged`). Under each principle the oracle knows
+# A critique *flags* when it names the flaw of its principle (`cai.is_flagged`). Under each principle the oracle knows
 # whether the response has that flaw (`oracle.flaw`): harmful content for harm, a wrong answer for
 # honesty, a refused safe request for helpful, overconfident advice for caution. So every critique
 # can be scored, as a classifier is: **precision**, the share of flags that are right, and
@@ -147,7 +147,7 @@ for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.ite
 # %% [markdown] zh
 # ## 3. 用预言机衡量批评
 #
-# 批评如果指出了某个缺陷，就说它**报出**（flag）了缺陷（`cai.is_flagged`）。在每条原则下，预言机都知道回答是否有这条原则所针对的缺陷（`oracle.flaw`）：
+# 批评如果指出了它所依据的那条原则针对的缺陷，就说它**报出**（flag）了缺陷（`cai.is_flagged`）。在每条原则下，预言机都知道回答是否有这条原则所针对的缺陷（`oracle.flaw`）：
 # 伤害原则看回答里有没有有害内容，诚实原则看答案错没错，有用原则看是否拒绝了安全的请求，谨慎原则看建议是否过于自信。
 # 因此每条批评都可以像分类器一样打分：**精确率**（precision）是报出的缺陷中确有其事的比例，**召回率**（recall）是有缺陷的回答中被报出的比例。
 # 每次修订也可以打分：批评说“没问题”之后，修订应当**保持**回答的预言机得分（什么都不改）；批评报出缺陷之后，修订应当**提高**得分。
@@ -175,20 +175,22 @@ for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.ite
               f"{report[f'{name}: raise after flag']:>16.0%}")
 
 # %% [markdown] en
-# Read the SFT rows first. Its demonstrations name a flaw in about one transcript in ten, and it
-# learned the cheap lesson: "The response is fine." nearly always, so recall is low, and a revision
-# after "fine" often rewrites the answer anyway (the copy it should make is not yet a skill). The
-# feedback model saw flaws named in half of its transcripts and revisions that copy word for word
-# when nothing is wrong; compare its rows. Where a principle is about *style* (a harmful how-to, a
+# Read the SFT rows first. Critique transcripts are a small share of its demonstrations, written
+# from the response's style rather than its text, and it learned the cheap lesson: "The response
+# is fine." nearly always, so recall is low, and a revision after "fine" often rewrites the answer
+# anyway (the copy it should make is not yet a skill). The feedback model practised on thousands of
+# transcripts whose verdicts are the oracle's view of the exact text (some of it garbled, as
+# samples are), under principles drawn at random, with revisions that copy word for word when
+# nothing is wrong; compare its rows. Where a principle is about *style* (a harmful how-to, a
 # refusal, a boast) a critic can see the flaw in the text. Where it is about *content*, a wrong
 # capital or a wrong sum, the critic must know the answer itself, and it knows no more than the
 # model that wrote the response. One transcript where the feedback model's critique is right, and one
 # where it is wrong:
 
 # %% [markdown] zh
-# 先看监督微调模型那几行。它的示范数据里，大约每十段对话才有一段指出了缺陷，于是它学到了最省事的一课：几乎总说“The response is fine.”，
-# 所以召回率很低；而且在“没问题”之后，修订往往照样把回答改写了（它本该原样照抄，可照抄还不是它掌握的本领）。
-# 反馈模型见过的对话有一半指出了缺陷，没有问题时修订会逐字照抄原回答；对比它的那几行。
+# 先看监督微调模型那几行。批评对话在它的示范数据里只占一小部分，而且裁决依据的是回答的风格而不是回答的文字；于是它学到了最省事的一课：
+# 几乎总说“The response is fine.”，所以召回率很低；而且在“没问题”之后，修订往往照样把回答改写了（它本该原样照抄，可照抄还不是它掌握的本领）。
+# 反馈模型练习过数千段对话：裁决是预言机对回答原文的判断（其中有些回答像采样结果那样带着错乱的片段），原则随机抽取，没有问题时修订逐字照抄原回答；对比它的那几行。
 # 原则关乎**风格**时（有害的操作步骤、拒绝、夸口），批评者能从文字里看出缺陷；原则关乎**内容**时（说错的首都、算错的和），
 # 批评者自己得知道答案，而它知道的并不比写出这个回答的模型更多。下面是反馈模型批评正确和批评出错的各一例：
 
@@ -346,8 +348,8 @@ plt.show()
 # cannot tell, and the histogram shows how many pairs that is. Check the per-kind agreement before
 # letting the judge label a kind of prompt.
 #
-# The SFT model saw about a thousand judge prompts and two thousand critique transcripts among its
-# other demonstrations: too few, and too seldom naming a flaw, to judge or critique well. Bai et al.
+# Judge prompts and critique transcripts are a small share of the SFT model's demonstrations: too
+# few to judge or critique well (sections 3 and 5 measure both). Bai et al.
 # and Lee et al. label with a model far larger than the one they train; ours has to get its practice
 # instead. The feedback model, `stages.get("judge")`, is a copy of the SFT model fine-tuned on
 # `JudgeConfig.n_labels` oracle verdicts on training-split prompts (`cai.train_judge`): half are
@@ -362,7 +364,7 @@ plt.show()
 # 取两种顺序的平均可以消除偏差，却消除不了“不知道”：软标签靠近 0.5 的地方，评审其实分辨不出来，直方图显示了这样的偏好对有多少。
 # 在让评审给某一类提示打标签之前，先看它在这一类上的一致率。
 #
-# 监督微调模型在它的示范数据里只见过大约一千个评审提示和两千段批评对话，数量太少，指出缺陷的又太少，当不好评审，也当不好批评者。
+# 评审提示和批评对话在监督微调模型的示范数据里只占一小部分，数量太少，它当不好评审，也当不好批评者（第 3 节和第 5 节分别测量了这两点）。
 # Bai 等人和 Lee 等人都用比被训练模型大得多的模型来打标签；我们的模型只能靠多练习来弥补。
 # 反馈模型 `stages.get("judge")` 是把监督微调模型复制一份，在训练划分提示上的 `JudgeConfig.n_labels` 条预言机裁决上微调而成（`cai.train_judge`）：
 # 其中一半是按宪法中某条原则提问的比较（“... Which response is more honest?” → “The answer is A.”），
