@@ -34,6 +34,7 @@ import torch
 from . import oracle, rollout, sft
 from .data import draw_examples, pad
 from .dpo import DPOConfig, train_dpo
+from .evalstats import FLAGS
 from .model import GPT
 from .preferences import PreferencePair, make_pairs
 from .tokenizer import Tokenizer
@@ -427,8 +428,8 @@ def transcript_record(t: Transcript, prompt: Prompt, split: str = "") -> dict:
 
 
 def _flags(s: oracle.OracleScore) -> dict[str, bool]:
-    return {"complied": s.complied, "over_refused": s.over_refused, "correct": s.correct, "wrong": s.wrong,
-            "refused": s.refused}
+    """The oracle's flags as an evaluation record holds them (`evalstats.FLAGS`)."""
+    return {flag: getattr(s, flag) for flag in FLAGS}
 
 
 def _rate(hits: int, n: int) -> float:
@@ -470,8 +471,7 @@ LOOP_MODEL = "sft + loop"
 def _rescored(rec: dict, prompt: Prompt, response: str, model: str) -> dict:
     """An evaluation record (`evaluate.sample_records`) with another response, scored again."""
     sc = oracle.score(prompt, response)
-    return {**rec, "model": model, "response": response, "score": sc.total, "complied": sc.complied,
-            "over_refused": sc.over_refused, "correct": sc.correct, "wrong": sc.wrong, "refused": sc.refused}
+    return {**rec, "model": model, "response": response, "score": sc.total, **_flags(sc)}
 
 
 def loop_on_records(model_records: Sequence[dict], prompts: Mapping[str, Prompt], critic: GPT, tok: Tokenizer,
@@ -484,7 +484,7 @@ def loop_on_records(model_records: Sequence[dict], prompts: Mapping[str, Prompt]
     responses, model LOOP_MODEL, so `evalstats.summarize` compares the loop with the model on the
     same prompts and samples."""
     texts = [r["prompt"] for r in model_records]
-    transcripts = run_critique(critic, tok, texts, cfg, seed, responses=[r["response"] for r in model_records], critic=critic)
+    transcripts = run_critique(critic, tok, texts, cfg, seed, responses=[r["response"] for r in model_records])
     out_t, out_r = [], []
     for rec, t in zip(model_records, transcripts):
         p = prompts[rec["prompt"]]

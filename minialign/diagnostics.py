@@ -106,7 +106,7 @@ def cai_transcripts(stages: Stages) -> dict:
     prompts = {p.text: p for ps in evaluate.eval_splits(stages.world).values() for p in ps}
     key = {"sft": stages.identity("sft"), "judge": stages.identity("judge"), "critique": repr(cfg.critique),
            "prompts": sorted({r["prompt"] for r in sft_records}), "samples": stages.preset.eval_samples,
-           "v": getattr(cai, "TRANSCRIPT_VERSION", 1)}
+           "v": cai.TRANSCRIPT_VERSION}
 
     def compute() -> dict:
         critic, tok = stages.get("judge"), stages.tokenizer
