@@ -15,12 +15,71 @@ import argparse
 import sys
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    name, _, index = text.partition(":")
+    if name not in ("auto", "cpu", "cuda", "mps") or (index and not (name == "cuda" and index.isdigit())):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; choose auto, cpu, cuda, cuda:N or mps")
+    return text
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="cpu", help="model and training size: cpu (default), gpu, tiny")
-    p.add_argument("--seed", type=int, default=0, help="seed of the world and of every stage")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    from .stages import PRESETS
+
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="model and training size: cpu (default), gpu, tiny")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the world and of every stage (0, 1, 2, ...)")
+    p.add_argument("--device", type=_device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--cache", default=None, help="cache folder for trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")
-    p.add_argument("--retrain", action="store_true", help="ignore cached stages and train again")
+    p.add_argument("--retrain", nargs="?", const="all", default=None, metavar="STAGE[,STAGE]",
+                   help="train again instead of loading from the cache: every stage (no value), or the stages "
+                        "named and every stage that needs them")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="STAGE.FIELD=VALUE",
+                   help="change one field of a stage's config, e.g. --set ppo.kl_coef=0 (repeatable)")
+
+
+def stages_from_args(args):
+    """The `Stages` that `pipeline`, `demo` and `bench` build from the common options."""
+    from .stages import Stages
+
+    from .stages import BUILDERS
+
+    if args.retrain in (None, "all"):
+        retrain = args.retrain == "all"
+    else:
+        retrain = [s.strip() for s in args.retrain.split(",") if s.strip()]
+        unknown = [s for s in retrain if s not in BUILDERS]
+        if unknown or not retrain:
+            raise UsageError(f"--retrain {args.retrain}: unknown stages {unknown}; stages are {', '.join(sorted(BUILDERS))}")
+    device = args.device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device here; use --device cpu or auto")
+    return Stages(args.preset, seed=args.seed, device=device, cache=args.cache, retrain=retrain, settings=args.settings)
+
+
+class UsageError(ValueError):
+    """A bad command-line value found after parsing: printed as one line, exit status 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     p_bench = sub.add_parser("bench", help="speed and memory figures as JSON")
     _common(p_bench)
     p_bench.add_argument("--out", default="bench/results.json")
-    p_bench.add_argument("--repeats", type=int, default=5)
+    p_bench.add_argument("--repeats", type=_positive, default=5)
     sub.add_parser("quiz", help="knowledge check in the terminal (see: quiz --help)")
     sub.add_parser("grade", help="score table of your exercises (see: grade --help)")
     args = parser.parse_args(argv)
+    from .settings import SettingError
 
+    try:
+        return _run(parser, args)
+    except (UsageError, SettingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args) -> int:
     if args.command == "pipeline":
         from .pipeline import main as pipeline_main
 

@@ -129,7 +129,8 @@ def bench_train(model: GPT, batch: int = 32, T: int = 128, repeats: int = 5) -> 
 
 
 def main(args) -> int:
-    stages = Stages(args.preset, seed=args.seed, device="cpu" if args.device == "auto" else args.device, cache=args.cache)
+    stages = Stages(args.preset, seed=args.seed, device="cpu" if args.device == "auto" else args.device, cache=args.cache,
+                    settings=args.settings)
     torch.manual_seed(args.seed)
     model = GPT(stages.preset.model)
     model.eval()

@@ -133,7 +133,9 @@ def main(args) -> int:
     if stage not in BUILDERS:
         print(f"the stage {stage!r} is not available in this version")
         return 2
-    stages = Stages(args.preset, seed=args.seed, device=args.device, cache=args.cache, retrain=args.retrain)
+    from .__main__ import stages_from_args
+
+    stages = stages_from_args(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     DEMOS[stage](stages, out)

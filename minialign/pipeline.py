@@ -320,7 +320,9 @@ def _diagnostics(stages: Stages, name: str) -> dict:
 
 
 def main(args) -> int:
-    stages = Stages(args.preset, seed=args.seed, device=args.device, cache=args.cache, retrain=args.retrain)
+    from .__main__ import stages_from_args
+
+    stages = stages_from_args(args)
     names = [n for n in STAGE_ORDER if n in BUILDERS]
     if args.stages:
         wanted = [s.strip() for s in args.stages.split(",") if s.strip()]

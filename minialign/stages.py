@@ -16,10 +16,11 @@ import copy
 import dataclasses
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn as nn
@@ -27,8 +28,9 @@ import torch.nn as nn
 from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
-from .train import (MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision, pick_device,
-                    save_checkpoint, set_seed)
+from .settings import apply_settings
+from .train import (CheckpointError, MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision,
+                    pick_device, save_checkpoint, set_seed)
 from .world import MiniWorld, WorldConfig
 
 CACHE_VERSION = 3
@@ -141,14 +143,30 @@ class Stages:
     """Cached access to the world, the tokenizer and each trained stage."""
 
     def __init__(self, preset: str | Preset = "cpu", seed: int = 0, device: str = "auto",
-                 cache: str | Path | None = None, retrain: bool = False):
+                 cache: str | Path | None = None, retrain: bool | Iterable[str] = False,
+                 settings: list[str] | None = None):
+        """`retrain`: True trains everything again (tokenizer and cached results included); a list
+        of stage names trains those stages and every stage that needs them again. `settings`:
+        `stage.field=value` overrides of the preset's stage configs (`settings.apply_settings`)."""
         self.preset = get_preset(preset) if isinstance(preset, str) else preset
+        self.preset = apply_settings(self.preset, settings)
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.seed = seed
         self.device = pick_device(device)
         self.root = Path(cache) if cache is not None else cache_dir()
         self.dir = self.root / f"{self.preset.name}-seed{seed}"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.retrain = retrain
+        if isinstance(retrain, bool):
+            self.retrain, self._retrain_stages = retrain, set()
+        else:
+            wanted = set(retrain)
+            unknown = sorted(wanted - set(BUILDERS))
+            if unknown:
+                raise ValueError(f"cannot retrain {unknown}: stages are {sorted(BUILDERS)}")
+            self.retrain, self._retrain_stages = False, _with_dependents(wanted)
+        self._trained_now: set[str] = set()
+        self._written: set[Path] = set()
         self.world = MiniWorld(WorldConfig(seed=seed))
         self._tok: Tokenizer | None = None
         self._models: dict[str, nn.Module] = {}
@@ -165,8 +183,11 @@ class Stages:
                                 "vocab": self.preset.model.vocab_size, "version": CACHE_VERSION})
             path = self.dir / f"tokenizer-{key}.json"
             if path.exists() and not self.retrain:
-                self._tok = Tokenizer.load(path)
-            else:
+                try:
+                    self._tok = Tokenizer.load(path)
+                except Exception as exc:  # a damaged file: the tokenizer trains again in seconds
+                    _notice(f"cache: {path} is damaged ({type(exc).__name__}); training the tokenizer again")
+            if self._tok is None:
                 self._tok = train_tokenizer(texts, self.preset.model.vocab_size)
                 self._tok.save(path)
         return self._tok
@@ -206,7 +227,8 @@ class Stages:
         }
 
     def is_cached(self, name: str) -> bool:
-        if not self.path(name).exists():
+        """Whether `get(name)` would load the stage instead of training it."""
+        if self.retrain or name in self._retrain_stages or not self.path(name).exists():
             return False
         try:
             load_checkpoint(self.path(name), self.identity(name))
@@ -221,15 +243,16 @@ class Stages:
         if name in self._models:
             return self._models[name]
         path = self.path(name)
-        if path.exists() and not self.retrain:
+        if path.exists() and not self.retrain and name not in self._retrain_stages:
             try:
                 ckpt = load_checkpoint(path, self.identity(name))
                 model = FACTORIES.get(name, _gpt_factory)(self)
                 model.load_state_dict(ckpt["state_dict"])
                 self.timings[name] = ckpt["extra"].get("seconds", float("nan"))
                 return self._remember(name, model)
-            except ValueError:
-                pass  # trained with other settings: train again below
+            except CheckpointError as exc:
+                if "damaged" in str(exc):  # another config is routine (the stage retrains); damage is news
+                    _notice(f"cache: {exc}; training stage {name!r} again")
         for dep in REQUIRES.get(name, ()):
             self.get(dep)
         set_seed(self.seed)
@@ -238,6 +261,7 @@ class Stages:
             model, log = BUILDERS[name](self)
         seconds = time.time() - t0
         self.timings[name] = seconds
+        self._trained_now.add(name)
         log.save(self.dir / f"{name}.metrics.jsonl")
         save_checkpoint(path, model, self.identity(name), seconds=seconds)
         return self._remember(name, model)
@@ -258,15 +282,50 @@ class Stages:
         a changed key computes it again under a new file name. Written atomically, so an
         interrupted run never reads half a file back."""
         path = self.dir / f"{name}-{_fingerprint(key)}.json"
-        if path.exists() and not self.retrain:
-            return json.loads(path.read_text())
+        # a stage trained again in this process makes its old results stale, unless written since
+        stale = bool(self._trained_now & _stages_in(key)) and path not in self._written
+        if path.exists() and not self.retrain and not stale:
+            try:
+                return json.loads(path.read_text())
+            except ValueError:
+                _notice(f"cache: {path} is damaged (not valid JSON); computing it again")
         value = compute()
         atomic_write_text(path, json.dumps(value))
+        self._written.add(path)
         return value
 
     def metrics(self, name: str) -> MetricsLog:
         self.get(name)
         return MetricsLog.load(self.dir / f"{name}.metrics.jsonl")
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stages_in(key) -> set[str]:
+    """The stage names of every `Stages.identity` inside a cached result's key."""
+    if isinstance(key, dict):
+        found = {key["stage"]} if isinstance(key.get("stage"), str) and "stage_config" in key else set()
+        for v in key.values():
+            found |= _stages_in(v)
+        return found
+    if isinstance(key, (list, tuple)):
+        return set().union(*(_stages_in(v) for v in key)) if key else set()
+    return set()
+
+
+def _with_dependents(names: set[str]) -> set[str]:
+    """`names` and every stage that needs one of them, directly or through others."""
+    out = set(names)
+    changed = True
+    while changed:
+        changed = False
+        for stage, needs in REQUIRES.items():
+            if stage not in out and out & set(needs):
+                out.add(stage)
+                changed = True
+    return out
 
 
 def _gpt_factory(stages: Stages) -> nn.Module:

@@ -4,6 +4,7 @@ metrics and atomic checkpoints. The algorithm files keep only what is theirs."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -93,39 +94,72 @@ def optimizer_step(optimizer: torch.optim.Optimizer, model: nn.Module, loss: tor
 
 
 class ProgressBar:
-    """A one-line progress bar with the running loss, on stderr (no dependency).
+    """Progress of a loop, with the running loss, that fits where it runs:
+
+    - in Jupyter, a widget, and in a terminal, a bar redrawn in place (both `tqdm.auto`);
+    - in a log file or a pipe, a plain line every tenth of the way and at the end, so a piped
+      run's log stays readable instead of holding every redraw of a bar in one line.
 
     Set MINIALIGN_QUIET=1 to silence it (the test suite does)."""
 
     def __init__(self, total: int, desc: str = "", every: float = 0.5, stream=None):
-        self.total, self.desc, self.every = total, desc, every
+        self.total, self.desc = total, desc
         self.stream = stream or sys.stderr
         self.quiet = os.environ.get("MINIALIGN_QUIET", "") not in ("", "0")
-        self.n, self.start, self.last = 0, time.time(), 0.0
+        self.n, self.start, self.next_line = 0, time.time(), 0.1
         self.postfix = ""
+        self.bar = None
+        if not self.quiet and (_in_notebook() or _is_terminal(self.stream)):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, mininterval=every, file=None if _in_notebook() else self.stream,
+                            dynamic_ncols=True)
 
     def update(self, n: int = 1, **metrics: float) -> None:
         self.n += n
         if metrics:
             self.postfix = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        now = time.time()
-        if not self.quiet and (now - self.last >= self.every or self.n >= self.total):
-            self.last = now
-            self._draw(now)
+        if self.quiet:
+            return
+        if self.bar is not None:
+            if metrics:
+                self.bar.set_postfix_str(self.postfix, refresh=False)
+            self.bar.update(n)
+        elif self.n >= self.next_line * self.total and self.n < self.total:
+            self._line()
+            while self.next_line * self.total <= self.n:
+                self.next_line += 0.1
 
-    def _draw(self, now: float) -> None:
+    def _line(self) -> None:
+        elapsed = time.time() - self.start
         frac = self.n / max(1, self.total)
-        bar = "#" * int(24 * frac) + "." * (24 - int(24 * frac))
-        elapsed = now - self.start
-        eta = elapsed / max(frac, 1e-9) - elapsed if frac > 0 else 0.0
-        self.stream.write(f"\r{self.desc:<8} [{bar}] {self.n}/{self.total} {elapsed:5.1f}s eta {eta:4.0f}s {self.postfix}")
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        self.stream.write(f"{self.desc} {self.n}/{self.total} ({frac:.0%}) {elapsed:.1f}s eta {eta:.0f}s {self.postfix}\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if not self.quiet:
-            self._draw(time.time())
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            self._line()
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (where tqdm.auto draws a widget)."""
+    shell = sys.modules.get("IPython")
+    try:
+        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
+    except Exception:
+        return False
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class MetricsLog:
@@ -159,33 +193,77 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: damaged, or trained with another config."""
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sum")
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict, **extra) -> None:
     """Write {config, state_dict, extra} atomically: a temporary file, then a rename, so a
-    run killed mid-write never leaves half a checkpoint where a reader would find it."""
+    run killed mid-write never leaves half a checkpoint where a reader would find it. Beside it,
+    `<file>.sum` holds its size and SHA-256, so a file damaged later is recognised on loading."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"config": config, "state_dict": state, "extra": extra}, tmp)
+    atomic_write_text(_sidecar(path), json.dumps({"bytes": tmp.stat().st_size, "sha256": _digest(tmp)}))
     os.replace(tmp, path)
+
+
+def check_file(path: str | os.PathLike) -> None:
+    """Raise CheckpointError when `path` differs from the size and hash written beside it
+    (a truncated copy, a disk error, an edit). A file without a `.sum` is not checked."""
+    path = Path(path)
+    sidecar = _sidecar(path)
+    if not sidecar.exists():
+        return
+    try:
+        expected = json.loads(sidecar.read_text())
+        size, digest = int(expected["bytes"]), str(expected["sha256"])
+    except (ValueError, KeyError, TypeError):
+        return  # a damaged .sum says nothing about the checkpoint: torch.load still checks it
+    actual = path.stat().st_size
+    if actual != size:
+        raise CheckpointError(f"checkpoint {path} is damaged: {actual} bytes where {size} were written "
+                              f"(truncated or overwritten)")
+    if _digest(path) != digest:
+        raise CheckpointError(f"checkpoint {path} is damaged: its SHA-256 differs from the one written with it")
 
 
 def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None) -> dict:
     """Load a checkpoint with `weights_only=True` (no pickled code runs) and check its config.
 
-    Raises ValueError naming the fields that differ when the checkpoint was trained with
-    another config: loading it anyway would fail later with a far less helpful message."""
+    Raises CheckpointError (a ValueError) when the file is damaged (its size or hash differs from
+    `<file>.sum`, or torch cannot read it), and when it was trained with another config, naming the
+    fields that differ: loading it anyway would fail later with a far less helpful message."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    check_file(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, I/O error: all mean the file is unusable
+        raise CheckpointError(f"checkpoint {path} is damaged: torch.load failed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else 'no message'})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
-        raise ValueError(f"{path} is not a minialign checkpoint (no config/state_dict)")
+        raise CheckpointError(f"{path} is not a minialign checkpoint (no config/state_dict)")
     if expected_config is not None:
         diff = {k: (ckpt["config"].get(k), v) for k, v in expected_config.items() if ckpt["config"].get(k) != v}
         if diff:
             fields = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}" for k, (a, b) in diff.items())
-            raise ValueError(
+            raise CheckpointError(
                 f"checkpoint {path} was trained with another config ({fields}); "
                 "use the matching preset or delete the checkpoint to retrain"
             )
