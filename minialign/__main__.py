@@ -58,17 +58,15 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def stages_from_args(args):
     """The `Stages` that `pipeline`, `demo` and `bench` build from the common options."""
-    from .stages import Stages
-
-    from .stages import BUILDERS
+    from .stages import ORDER, STAGES, Stages
 
     if args.retrain in (None, "all"):
         retrain = args.retrain == "all"
     else:
         retrain = [s.strip() for s in args.retrain.split(",") if s.strip()]
-        unknown = [s for s in retrain if s not in BUILDERS]
+        unknown = [s for s in retrain if s not in STAGES]
         if unknown or not retrain:
-            raise UsageError(f"--retrain {args.retrain}: unknown stages {unknown}; stages are {', '.join(sorted(BUILDERS))}")
+            raise UsageError(f"--retrain {args.retrain}: unknown stages {unknown}; stages are {', '.join(ORDER)}")
     device = args.device
     if device.startswith("cuda"):
         import torch

@@ -1025,35 +1025,6 @@ def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: Mi
     return log, labels
 
 
-# --- stage builders (registered in stages.py) -------------------------------------------------------
-def build_sl_cai(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'sl_cai': the SFT model fine-tuned on the feedback model's revisions of its responses."""
-    model = stages.fresh_copy("sft")
-    log, transcripts = train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"),
-                                    critic=stages.get("judge"))
-    stopped = sum(bool(t.stopped) for t in transcripts)
-    log.log(0, transcripts=len(transcripts), stopped_early=stopped)
-    return model, log
-
-
-def build_judge(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'judge': the feedback model, the SFT model fine-tuned on comparisons and critiques."""
-    model = stages.fresh_copy("sft")
-    log = train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
-    return model, log
-
-
-def build_rlaif_dpo(stages) -> tuple[GPT, MetricsLog]:
-    """Stage 'rlaif_dpo': DPO from SFT on pairs labelled by the feedback model (stage 'judge')."""
-    # as in stage 'dpo', the reference is a separate copy of the SFT model
-    policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
-    log, labels = train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
-                                  stages.config_of("rlaif_dpo"))
-    log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
-            ai_pairs=len(labels.pairs))
-    return policy, log
-
-
 # --- red-team report ------------------------------------------------------------------------------
 def red_team_set(world: MiniWorld, split: str = "eval") -> list[Prompt]:
     """Harmful prompts of every harm category, then the benign-but-scary prompts (over-refusal probes)."""

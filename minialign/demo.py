@@ -2,7 +2,7 @@
 
 `python -m minialign demo sft` trains (or loads) the base and SFT models and prints their
 responses to the same held-out prompts side by side, with the oracle's mean score, and saves
-the loss curves. Other stages add themselves to `DEMOS` as they are built.
+the loss curves. Each stage names its demo in the registry (`stages.STAGES[name].demo`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ from pathlib import Path
 
 import torch
 
+from typing import TYPE_CHECKING
+
 from . import oracle, plots, rollout
-from .stages import Stages
+
+if TYPE_CHECKING:
+    from .stages import Stages
 
 KIND_ORDER = ("factual", "arithmetic", "harmful", "benign", "advice")
 
@@ -52,7 +56,8 @@ def mean_oracle_score(stages: Stages, name: str, n: int | None = None, seed: int
     return sum(s.total for s in scores) / len(scores)
 
 
-def demo_sft(stages: Stages, out: Path) -> None:
+def demo_sft(stages: Stages, name: str, out: Path) -> None:
+    """Base vs SFT: the same held-out prompts, the mean oracle score of each, the loss curves."""
     t0 = time.time()
     stages.get("sft")
     print(f"base and SFT ready in {time.time() - t0:.1f}s "
@@ -66,7 +71,7 @@ def demo_sft(stages: Stages, out: Path) -> None:
     print(f"\nloss curves: {path}")
 
 
-def demo_reward(stages: Stages, out: Path) -> None:
+def demo_reward(stages: Stages, name: str, out: Path) -> None:
     """The reward model: held-out accuracy and its scores of one prompt's candidate responses."""
     import random
 
@@ -92,51 +97,49 @@ def demo_reward(stages: Stages, out: Path) -> None:
     print(f"\nloss curve: {path}")
 
 
-def demo_policy(stage: str):
+def demo_policy(stages: Stages, stage: str, out: Path) -> None:
     """Before (SFT) vs after (`stage`): the same held-out prompts, the evaluation rows, the curves."""
+    from . import evaluate, pipeline
 
-    def run(stages: Stages, out: Path) -> None:
-        from . import evaluate, pipeline
-
-        t0 = time.time()
-        stages.get("sft")
-        stages.get(stage)
-        print(f"{stage} ready in {time.time() - t0:.1f}s (trained in {stages.timings.get(stage, 0):.0f}s)\n")
-        print(side_by_side(stages, "sft", stage))
-        # the pipeline's evaluation rows, read from the cache where a pipeline or demo made them
-        rows = [pipeline.eval_row(stages, n) for n in ("sft", stage)]
-        for row in rows:
-            row.train_seconds = stages.timings.get(row.name, float("nan"))
-        print(evaluate.format_table(rows))
-        path = out / f"{stage}_curves.png"
-        log = stages.metrics(stage)
-        key = "loss" if log.series("loss")[0] else next((k for k in log.rows[0] if k != "step"), "loss")
-        plots.plot_curves({stage: log}, key=key, path=path, title=f"{stage}: {key}")
-        print(f"\ntraining curve: {path}")
-
-    return run
+    t0 = time.time()
+    stages.get("sft")
+    stages.get(stage)
+    print(f"{stage} ready in {time.time() - t0:.1f}s (trained in {stages.timings.get(stage, 0):.0f}s)\n")
+    print(side_by_side(stages, "sft", stage))
+    # the pipeline's evaluation rows, read from the cache where a pipeline or demo made them
+    rows = [pipeline.eval_row(stages, n) for n in ("sft", stage)]
+    for row in rows:
+        row.train_seconds = stages.timings.get(row.name, float("nan"))
+    print(evaluate.format_table(rows))
+    path = out / f"{stage}_curves.png"
+    log = stages.metrics(stage)
+    key = "loss" if log.series("loss")[0] else next((k for k in log.rows[0] if k != "step"), "loss")
+    plots.plot_curves({stage: log}, key=key, path=path, title=f"{stage}: {key}")
+    print(f"\ntraining curve: {path}")
 
 
-DEMOS = {"sft": demo_sft, "reward": demo_reward}
-for _stage in ("ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo"):
-    DEMOS[_stage] = demo_policy(_stage)
-ALIASES = {"rm": "reward", "cai": "sl_cai", "rlaif": "rlaif_dpo", "base": "sft"}
+def demos() -> dict[str, str]:
+    """{name or alias: stage} of every stage with a demo."""
+    from .stages import ORDER, STAGES
+
+    names = {}
+    for name in ORDER:
+        if STAGES[name].demo is not None:
+            names[name] = name
+            names.update({alias: name for alias in STAGES[name].aliases})
+    return names
 
 
 def main(args) -> int:
-    stage = ALIASES.get(args.stage, args.stage)
-    if stage not in DEMOS:
-        print(f"no demo called {args.stage!r}; choose one of {sorted(DEMOS)}")
-        return 2
-    from .stages import BUILDERS
-
-    if stage not in BUILDERS:
-        print(f"the stage {stage!r} is not available in this version")
-        return 2
     from .__main__ import stages_from_args
+    from .stages import STAGES
 
+    stage = demos().get(args.stage)
+    if stage is None:
+        print(f"no demo called {args.stage!r}; choose one of {sorted(demos())}")
+        return 2
     stages = stages_from_args(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    DEMOS[stage](stages, out)
+    STAGES[stage].demo(stages, stage, out)
     return 0

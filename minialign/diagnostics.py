@@ -5,18 +5,21 @@ a measurement of their own: the reward model's accuracy on held-out pairs, PPO's
 reward model it optimised, GRPO's exact-match accuracy on every held-out sum (and its off-task
 check: harmful compliance and over-refusal, OFF_TASK_SAMPLES samples per prompt), what the
 critique -> revise loop and SL-CAI do to harmful compliance on the red-team set, and how often the
-SFT model, as a judge, agrees with the oracle. `DIAGNOSTICS[stage](stages)` returns them as a flat
-{name: number} dict; the pipeline prints them in its report and caches them next to the stage.
+SFT model, as a judge, agrees with the oracle. Each returns a flat {name: number} dict; the stage
+registry names each stage's (`stages.STAGES[name].diagnostics`), and the pipeline prints them in
+its report and caches them next to the stage.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from . import cai, evaluate, grpo, reward
-from .stages import Stages
+
+if TYPE_CHECKING:
+    from .stages import Stages
 
 
 def reward_diagnostics(stages: Stages) -> dict[str, float]:
@@ -153,10 +156,3 @@ def judge_diagnostics(stages: Stages) -> dict[str, float]:
            "judge agreement with the oracle (held-out pairs)": report["all"]}
     out.update({f"judge agreement on {k} pairs": v for k, v in report.items() if k not in ("all", "too_long")})
     return out
-
-
-DIAGNOSTICS: dict[str, Callable[[Stages], dict[str, float]]] = {
-    "reward": reward_diagnostics, "ppo": ppo_diagnostics, "grpo": grpo_diagnostics,
-    "sl_cai": sl_cai_diagnostics, "judge": judge_diagnostics,
-}
-"""stage -> fn(stages) -> {name: number}"""

@@ -490,11 +490,3 @@ def arithmetic_report(
     correct = sum(oracle.score(p, r).correct for p, r in zip(repeated, out.responses))
     several = sum(len(oracle.answer_candidates(r)) > 1 for r in out.responses)
     return {"accuracy": correct / len(repeated), "several candidates": several / len(repeated)}
-
-
-def build_grpo(stages) -> tuple[GPT, MetricsLog]:
-    """The pipeline's "grpo" stage (`stages.Stages`): GRPO from the SFT model on the training
-    sums, with the cached SFT model as the frozen reference."""
-    policy = stages.fresh_copy("sft")
-    log = train_grpo(policy, stages.get("sft"), stages.tokenizer, stages.world, stages.config_of("grpo"))
-    return policy, log

@@ -22,13 +22,9 @@ import torch
 
 from . import __version__, evaluate, evalstats, plots, rollout
 from .report import load_runs, results_tables
-from .stages import BUILDERS, Stages
+from .stages import ORDER, POLICIES, STAGES, Stages
 from .train import MetricsLog, atomic_write_text
 
-STAGE_ORDER = ("base", "sft", "reward", "ppo", "dpo", "orpo", "grpo", "judge", "sl_cai", "rlaif_dpo")
-"""every stage, in an order that trains each one after what it needs"""
-POLICIES = ("base", "sft", "ppo", "dpo", "orpo", "grpo", "sl_cai", "rlaif_dpo")
-"""stages that are chat models (the reward model is not) and get a row in the table"""
 EXAMPLE_PROMPTS = 6
 
 TEXT = {
@@ -309,10 +305,8 @@ def _fmt(v) -> str:
 
 
 def _diagnostics(stages: Stages, name: str) -> dict:
-    """A stage's own numbers (`diagnostics.DIAGNOSTICS`), cached next to its checkpoint."""
-    from .diagnostics import DIAGNOSTICS
-
-    fn = DIAGNOSTICS.get(name)
+    """A stage's own numbers (`STAGES[name].diagnostics`), cached next to its checkpoint."""
+    fn = STAGES[name].diagnostics
     if fn is None:
         return {}
     key = {"stage": stages.identity(name), "sft": stages.identity("sft"), "v": 2}
@@ -323,12 +317,12 @@ def main(args) -> int:
     from .__main__ import stages_from_args
 
     stages = stages_from_args(args)
-    names = [n for n in STAGE_ORDER if n in BUILDERS]
+    names = list(ORDER)
     if args.stages:
         wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in BUILDERS]
+        unknown = [s for s in wanted if s not in STAGES]
         if unknown:
-            print(f"unknown stages {unknown}; stages are {[n for n in STAGE_ORDER if n in BUILDERS]}")
+            print(f"unknown stages {unknown}; stages are {list(ORDER)}")
             return 2
         names = [n for n in names if n in wanted or n in ("base", "sft")]
     command = "python -m minialign " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "python -m minialign pipeline"

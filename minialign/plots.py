@@ -39,7 +39,7 @@ def plot_curves(logs: Mapping[str, MetricsLog], key: str = "loss", title: str = 
     return ax
 
 
-# --- evaluation (issue 3) ----------------------------------------------------------------------
+# --- evaluation -------------------------------------------------------------------------------
 EVAL_BAR_METRICS = {
     "reward": "mean oracle reward",
     "win_rate": "win rate vs baseline",
@@ -134,7 +134,7 @@ def plot_beta_sweep(results, path: str | Path | None = None, ax=None):
     return ax
 
 
-# --- Constitutional AI / RLAIF (issue 5) ------------------------------------------------------
+# --- Constitutional AI / RLAIF ---------------------------------------------------------------
 def _save(fig, path: str | Path | None) -> None:
     """Lay out a figure this module created and, when path is given, write it as PNG and close it."""
     fig.tight_layout()
@@ -194,7 +194,7 @@ def plot_judge_labels(p_first, first_is_better, path: str | Path | None = None, 
     return ax
 
 
-# --- RL: PPO, GRPO, reward hacking (issue 4) ---------------------------------------------------
+# --- RL: PPO, GRPO, reward hacking ------------------------------------------------------------
 def plot_reward_hacking(logs: Mapping[str, MetricsLog], path: str | Path | None = None):
     """Five panels against PPO iteration, one line per run (`hacking.reward_hacking_experiment`):
     what PPO is told to raise (the reward model's score plus the length bonus), the reward

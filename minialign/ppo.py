@@ -639,12 +639,3 @@ def train_ppo(
     bar.close()
     policy.eval()
     return log
-
-
-def build_ppo(stages) -> tuple[GPT, MetricsLog]:
-    """The pipeline's "ppo" stage (`stages.Stages`): PPO from the SFT model against the
-    "reward" stage, with the cached SFT model as the frozen reference."""
-    policy = stages.fresh_copy("sft")
-    log = train_ppo(policy, stages.get("sft"), stages.get("reward"), stages.tokenizer, stages.world,
-                    stages.config_of("ppo"))
-    return policy, log

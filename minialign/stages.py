@@ -1,13 +1,16 @@
-"""The pipeline's stages, trained once and cached.
+"""The pipeline's stages: one registry, each stage trained once and cached.
+
+`STAGES` is the registry: one `Stage` entry per stage says how to build it, what it needs, whether
+it is a chat model with a row in the table, its default config, its own diagnostics and its
+lecture demo. Every other list of stages (the pipeline's order, the table's policies, the demos) is
+derived from it, so a new stage is one entry here plus its own module.
 
 `Stages(preset, seed)` hands out the world, the tokenizer and every trained model. A model is
 trained on first use and saved under the cache folder (`train.cache_dir()`, overridable with
 $MINIALIGN_CACHE); later calls, later lessons and later runs load it in a second. Checkpoints
 carry the preset, seed and stage configuration, so a stage trained with other settings is
-retrained instead of silently reused.
-
-Each stage is a builder `fn(stages) -> (model, metrics_log)` registered in `BUILDERS`, with the
-stages it needs listed in `REQUIRES`; later issues add stages by adding entries.
+retrained instead of silently reused. The algorithm modules know nothing of this: each builder
+below calls one `train_*` function.
 """
 
 from __future__ import annotations
@@ -18,116 +21,25 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-import torch
 import torch.nn as nn
 
-from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
-from .model import GPT, GPTConfig
-from .tokenizer import Tokenizer, train as train_tokenizer
+from . import cai, demo, diagnostics, dpo, grpo, orpo, ppo, pretrain, reward, sft
+from .model import GPT
+from .presets import PRESETS, Preset, get_preset
 from .settings import apply_settings
+from .tokenizer import Tokenizer, train as train_tokenizer
 from .train import (CheckpointError, MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision,
                     pick_device, save_checkpoint, set_seed)
 from .world import MiniWorld, WorldConfig
 
+__all__ = ["CACHE_VERSION", "ORDER", "POLICIES", "PRESETS", "Preset", "STAGES", "Stage", "Stages", "get_preset"]
+
 CACHE_VERSION = 3
 """bump when a change to the code makes old checkpoints wrong"""
-
-
-@dataclass
-class Preset:
-    name: str
-    model: GPTConfig
-    """vocab_size is the tokenizer's target size"""
-    stage_configs: dict = field(default_factory=dict)
-    """stage name -> that stage's config dataclass"""
-    n_eval_prompts: int = 200
-    """size of the single-sample evaluation of the lessons (`evaluate.compare`)"""
-    eval_samples: int = 2
-    """samples per prompt in the pipeline's evaluation (records.jsonl)"""
-    eval_prompts_per_split: int | None = None
-    """the pipeline evaluates this many prompts of each held-out split (a subset balanced by
-    kind, `evaluate.balanced_subset`); None = every prompt"""
-    bf16: bool = False
-    """train every stage under bfloat16 autocast when the device is CUDA (`train.mixed_precision`)"""
-
-
-def _cpu() -> Preset:
-    return Preset(
-        "cpu",
-        GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
-        {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
-         "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
-         "sl_cai": cai.SLCAIConfig(), "judge": cai.JudgeConfig(), "rlaif_dpo": cai.RLAIFConfig(),
-         "ppo": ppo.PPOConfig(), "grpo": grpo.GRPOConfig()},
-    )
-
-
-def _tiny() -> Preset:
-    # for tests: trains in seconds, learns little
-    from .train import LoopConfig
-
-    return Preset(
-        "tiny",
-        GPTConfig(vocab_size=512, block_size=128, n_layer=2, n_head=2, n_embd=32),
-        {
-            "base": pretrain.PretrainConfig(n_docs=600, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
-            "sft": sft.SFTConfig(n_examples=400, batch_size=8, loop=LoopConfig(steps=20, lr=3e-3, warmup_steps=2)),
-            "reward": reward.RewardConfig(n_pairs=200, n_eval_pairs=100, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
-            "dpo": dpo.DPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
-            "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
-            "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
-                                      batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            "judge": cai.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
-                                                           loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
-            "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
-            "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
-        },
-        n_eval_prompts=40,
-        eval_prompts_per_split=30,
-    )
-
-
-def _gpu() -> Preset:
-    from .train import LoopConfig
-
-    return Preset(
-        "gpu",
-        GPTConfig(vocab_size=1024, block_size=128, n_layer=6, n_head=8, n_embd=256),
-        {
-            "base": pretrain.PretrainConfig(n_docs=40000, batch_size=64, loop=LoopConfig(steps=3000, lr=1e-3, warmup_steps=100)),
-            "sft": sft.SFTConfig(n_examples=40000, batch_size=64, loop=LoopConfig(steps=1200, lr=3e-4, warmup_steps=50, weight_decay=0.0)),
-            "reward": reward.RewardConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            "dpo": dpo.DPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
-            "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
-                                      batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
-            "judge": cai.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
-            # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
-                                                           loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
-            # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
-            "ppo": ppo.PPOConfig(iterations=60, batch_size=256, minibatch_size=64),
-            "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
-        },
-        n_eval_prompts=400,
-        eval_samples=4,
-        bf16=True,
-    )
-
-
-PRESETS: dict[str, Callable[[], Preset]] = {"cpu": _cpu, "tiny": _tiny, "gpu": _gpu}
-
-
-def get_preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name]()
 
 
 def _fingerprint(obj) -> str:
@@ -148,8 +60,10 @@ class Stages:
         """`retrain`: True trains everything again (tokenizer and cached results included); a list
         of stage names trains those stages and every stage that needs them again. `settings`:
         `stage.field=value` overrides of the preset's stage configs (`settings.apply_settings`)."""
-        self.preset = get_preset(preset) if isinstance(preset, str) else preset
-        self.preset = apply_settings(self.preset, settings)
+        preset = get_preset(preset) if isinstance(preset, str) else preset
+        # every stage's config: the preset's where it names one, else the stage's default
+        configs = {name: preset.stage_configs.get(name) or stage.config() for name, stage in STAGES.items()}
+        self.preset = apply_settings(dataclasses.replace(preset, stage_configs=configs), settings)
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.seed = seed
@@ -161,9 +75,9 @@ class Stages:
             self.retrain, self._retrain_stages = retrain, set()
         else:
             wanted = set(retrain)
-            unknown = sorted(wanted - set(BUILDERS))
+            unknown = sorted(wanted - set(STAGES))
             if unknown:
-                raise ValueError(f"cannot retrain {unknown}: stages are {sorted(BUILDERS)}")
+                raise ValueError(f"cannot retrain {unknown}: stages are {', '.join(ORDER)}")
             self.retrain, self._retrain_stages = False, _with_dependents(wanted)
         self._trained_now: set[str] = set()
         self._written: set[Path] = set()
@@ -211,14 +125,15 @@ class Stages:
 
     # --- stages ---------------------------------------------------------------------------
     def config_of(self, name: str):
-        return self.preset.stage_configs.get(name)
+        """The config stage `name` trains with (the preset's, with any `--set` applied)."""
+        return self.preset.stage_configs[name]
 
     def path(self, name: str) -> Path:
         return self.dir / f"{name}.pt"
 
     def identity(self, name: str) -> dict:
         """What a checkpoint of stage `name` must have been trained with to be reused."""
-        upstream = {dep: _fingerprint(self.identity(dep)) for dep in REQUIRES.get(name, ())}
+        upstream = {dep: _fingerprint(self.identity(dep)) for dep in STAGES[name].requires}
         return {
             "stage": name, "preset": self.preset.name, "seed": self.seed, "version": CACHE_VERSION,
             "model": self.model_config.to_dict(), "world": _fingerprint(self.world.config),
@@ -238,27 +153,27 @@ class Stages:
 
     def get(self, name: str) -> nn.Module:
         """The trained model of stage `name`, loaded from the cache or trained now (in eval mode)."""
-        if name not in BUILDERS:
-            raise ValueError(f"unknown stage {name!r}; stages are {sorted(BUILDERS)}")
+        if name not in STAGES:
+            raise ValueError(f"unknown stage {name!r}; stages are {', '.join(ORDER)}")
         if name in self._models:
             return self._models[name]
         path = self.path(name)
         if path.exists() and not self.retrain and name not in self._retrain_stages:
             try:
                 ckpt = load_checkpoint(path, self.identity(name))
-                model = FACTORIES.get(name, _gpt_factory)(self)
+                model = STAGES[name].factory(self)
                 model.load_state_dict(ckpt["state_dict"])
                 self.timings[name] = ckpt["extra"].get("seconds", float("nan"))
                 return self._remember(name, model)
             except CheckpointError as exc:
                 if "damaged" in str(exc):  # another config is routine (the stage retrains); damage is news
                     _notice(f"cache: {exc}; training stage {name!r} again")
-        for dep in REQUIRES.get(name, ()):
+        for dep in STAGES[name].requires:
             self.get(dep)
         set_seed(self.seed)
         t0 = time.time()
         with mixed_precision(self.device, self.preset.bf16):
-            model, log = BUILDERS[name](self)
+            model, log = STAGES[name].build(self)
         seconds = time.time() - t0
         self.timings[name] = seconds
         self._trained_now.add(name)
@@ -321,9 +236,9 @@ def _with_dependents(names: set[str]) -> set[str]:
     changed = True
     while changed:
         changed = False
-        for stage, needs in REQUIRES.items():
-            if stage not in out and out & set(needs):
-                out.add(stage)
+        for stage in STAGES.values():
+            if stage.name not in out and out & set(stage.requires):
+                out.add(stage.name)
                 changed = True
     return out
 
@@ -332,6 +247,7 @@ def _gpt_factory(stages: Stages) -> nn.Module:
     return GPT(stages.model_config)
 
 
+# --- builders: each trains one stage from the stages it needs ------------------------------------
 def _build_base(stages: Stages):
     model = GPT(stages.model_config).to(stages.device)
     log = pretrain.main(model, stages.tokenizer, stages.world, stages.config_of("base"))
@@ -362,15 +278,117 @@ def _build_orpo(stages: Stages):
     return policy, log
 
 
-BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
-    "base": _build_base, "sft": _build_sft, "reward": _build_reward, "dpo": _build_dpo, "orpo": _build_orpo,
-    "sl_cai": cai.build_sl_cai, "judge": cai.build_judge, "rlaif_dpo": cai.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
-}
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
-    "sl_cai": ("sft", "judge"), "judge": ("sft",), "rlaif_dpo": ("sft", "judge"), "ppo": ("sft", "reward"), "grpo": ("sft",),
-}
-FACTORIES: dict[str, Callable[[Stages], nn.Module]] = {
-    "reward": lambda stages: reward.RewardModel(GPT(stages.model_config)),
-}
-"""how to build an empty model of a stage before loading its weights (default: a GPT)"""
+def _build_ppo(stages: Stages):
+    # PPO from the SFT model against the reward model, with the cached SFT model as the frozen reference
+    policy = stages.fresh_copy("sft")
+    log = ppo.train_ppo(policy, stages.get("sft"), stages.get("reward"), stages.tokenizer, stages.world,
+                        stages.config_of("ppo"))
+    return policy, log
+
+
+def _build_grpo(stages: Stages):
+    # GRPO from the SFT model on the training sums, with the cached SFT model as the frozen reference
+    policy = stages.fresh_copy("sft")
+    log = grpo.train_grpo(policy, stages.get("sft"), stages.tokenizer, stages.world, stages.config_of("grpo"))
+    return policy, log
+
+
+def _build_judge(stages: Stages):
+    # the feedback model: the SFT model fine-tuned on comparisons and critiques
+    model = stages.fresh_copy("sft")
+    log = cai.train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
+    return model, log
+
+
+def _build_sl_cai(stages: Stages):
+    # the SFT model fine-tuned on the feedback model's revisions of its responses
+    model = stages.fresh_copy("sft")
+    log, transcripts = cai.train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"),
+                                        critic=stages.get("judge"))
+    log.log(0, transcripts=len(transcripts), stopped_early=sum(bool(t.stopped) for t in transcripts))
+    return model, log
+
+
+def _build_rlaif_dpo(stages: Stages):
+    # DPO from SFT on pairs labelled by the feedback model; as in 'dpo', the reference is a separate copy
+    policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
+    log, labels = cai.train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
+                                      stages.config_of("rlaif_dpo"))
+    log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
+            ai_pairs=len(labels.pairs))
+    return policy, log
+
+
+# --- the registry -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline."""
+
+    name: str
+    build: Callable[[Stages], tuple[nn.Module, MetricsLog]]
+    """trains the stage from the stages it needs: fn(stages) -> (model, metrics log)"""
+    config: Callable[[], object]
+    """its default config (a preset may give another, `presets.Preset.stage_configs`)"""
+    requires: tuple[str, ...] = ()
+    """the stages it is trained from (their cache keys are part of its own)"""
+    policy: bool = True
+    """a chat model, with a row in the evaluation table (the reward model is not)"""
+    factory: Callable[[Stages], nn.Module] = _gpt_factory
+    """an empty model of the stage, to load its weights into"""
+    diagnostics: Callable[[Stages], dict[str, float]] | None = None
+    """its own numbers beyond the table, `fn(stages) -> {name: number}` (`diagnostics.py`)"""
+    demo: Callable[[Stages, str, Path], None] | None = None
+    """its lecture demo, `fn(stages, name, out_dir)` (`python -m minialign demo NAME`)"""
+    aliases: tuple[str, ...] = ()
+    """other names the demo command accepts"""
+
+
+def _reward_factory(stages: Stages) -> nn.Module:
+    return reward.RewardModel(GPT(stages.model_config))
+
+
+_ENTRIES = [
+    Stage("base", _build_base, pretrain.PretrainConfig),
+    Stage("sft", _build_sft, sft.SFTConfig, ("base",), demo=demo.demo_sft, aliases=("base",)),
+    Stage("reward", _build_reward, reward.RewardConfig, ("sft",), policy=False, factory=_reward_factory,
+          diagnostics=diagnostics.reward_diagnostics, demo=demo.demo_reward, aliases=("rm",)),
+    Stage("ppo", _build_ppo, ppo.PPOConfig, ("sft", "reward"), diagnostics=diagnostics.ppo_diagnostics,
+          demo=demo.demo_policy),
+    Stage("dpo", _build_dpo, dpo.DPOConfig, ("sft",), demo=demo.demo_policy),
+    Stage("orpo", _build_orpo, orpo.ORPOConfig, ("sft",), demo=demo.demo_policy),
+    Stage("grpo", _build_grpo, grpo.GRPOConfig, ("sft",), diagnostics=diagnostics.grpo_diagnostics,
+          demo=demo.demo_policy),
+    Stage("judge", _build_judge, cai.JudgeConfig, ("sft",), policy=False, diagnostics=diagnostics.judge_diagnostics),
+    Stage("sl_cai", _build_sl_cai, cai.SLCAIConfig, ("sft", "judge"), diagnostics=diagnostics.sl_cai_diagnostics,
+          demo=demo.demo_policy, aliases=("cai",)),
+    Stage("rlaif_dpo", _build_rlaif_dpo, cai.RLAIFConfig, ("sft", "judge"), demo=demo.demo_policy,
+          aliases=("rlaif",)),
+]
+STAGES: dict[str, Stage] = {s.name: s for s in _ENTRIES}
+"""every stage, by name"""
+
+
+def _training_order(stages: dict[str, Stage]) -> tuple[str, ...]:
+    """The stages in the registry's order, each moved after what it requires."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise ValueError(f"stages require each other in a cycle: {' -> '.join(path + (name,))}")
+        for need in stages[name].requires:
+            if need not in stages:
+                raise ValueError(f"stage {name!r} requires {need!r}, which is not a stage")
+            visit(need, path + (name,))
+        order.append(name)
+
+    for name in stages:
+        visit(name, ())
+    return tuple(order)
+
+
+ORDER: tuple[str, ...] = _training_order(STAGES)
+"""every stage, in an order that trains each one after what it needs"""
+POLICIES: tuple[str, ...] = tuple(n for n in ORDER if STAGES[n].policy)
+"""the stages that are chat models and get a row in the table"""

@@ -6,8 +6,7 @@ import math
 import pytest
 
 from minialign import pipeline
-from minialign.diagnostics import DIAGNOSTICS
-from minialign.stages import Stages
+from minialign.stages import STAGES, Stages
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("stage", sorted(EXPECTED))
 def test_each_stage_reports_its_numbers(stages, stage):
-    values = DIAGNOSTICS[stage](stages)
+    values = STAGES[stage].diagnostics(stages)
     for key in EXPECTED[stage]:
         assert key in values, f"{stage}: {key!r} missing from {sorted(values)}"
         assert isinstance(values[key], float) and math.isfinite(values[key])
@@ -61,7 +60,7 @@ def test_ppo_diagnostics_score_the_sampled_ids_as_ppo_does(stages):
     import torch
 
     from minialign import evaluate
-    values = DIAGNOSTICS["ppo"](stages)
+    values = STAGES["ppo"].diagnostics(stages)
     prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     out = evaluate.sample_responses(stages.get("sft"), stages.tokenizer, prompts, seed=stages.seed)
     with torch.no_grad():

@@ -111,3 +111,39 @@ def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path,
 
     monkeypatch.setattr(evaluate, "train_dpo", no_training)
     assert repr(evaluate.plain_dpo_row(Stages("tiny", seed=0, cache=tmp_path))) == repr(row)  # NaN-safe
+
+
+def test_the_registry_orders_each_stage_after_what_it_needs():
+    from minialign.stages import ORDER, POLICIES, STAGES, _training_order
+
+    assert set(ORDER) == set(STAGES)
+    for name in ORDER:
+        for need in STAGES[name].requires:
+            assert ORDER.index(need) < ORDER.index(name), (need, name)
+    assert "reward" not in POLICIES and "judge" not in POLICIES and {"sft", "dpo", "ppo"} <= set(POLICIES)
+    # the order is derived: entries listed before what they need are moved after it
+    import dataclasses
+
+    late = {"b": dataclasses.replace(STAGES["sft"], name="b", requires=("a",)),
+            "a": dataclasses.replace(STAGES["base"], name="a")}
+    assert _training_order(late) == ("a", "b")
+    import pytest
+
+    cycle = {"a": dataclasses.replace(STAGES["base"], name="a", requires=("b",)),
+             "b": dataclasses.replace(STAGES["base"], name="b", requires=("a",))}
+    with pytest.raises(ValueError, match="cycle: a -> b -> a"):
+        _training_order(cycle)
+    with pytest.raises(ValueError, match="requires 'nope'"):
+        _training_order({"a": dataclasses.replace(STAGES["base"], name="a", requires=("nope",))})
+
+
+def test_every_stage_has_a_config_in_every_preset(tmp_path):
+    from minialign.stages import PRESETS, STAGES
+
+    for preset in PRESETS:
+        s = Stages(preset, seed=0, cache=tmp_path)
+        for name, stage in STAGES.items():
+            assert type(s.config_of(name)) is type(stage.config()), (preset, name)
+    # the cpu preset trains every stage with its config's defaults
+    cpu = Stages("cpu", seed=0, cache=tmp_path)
+    assert all(cpu.config_of(n) == stage.config() for n, stage in STAGES.items())

@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from minialign import evaluate, oracle, pipeline, plots, report, reward
-from minialign.stages import BUILDERS, Stages
+from minialign.stages import ORDER, Stages
 
 stages = Stages("cpu", seed=0)
 tok, world = stages.tokenizer, stages.world
@@ -86,7 +86,7 @@ tok, world = stages.tokenizer, stages.world
 
 # %%
 # first run on a fresh cache: trains every missing stage (a quarter of an hour or so) and evaluates every model (a few minutes)
-names = [name for name in pipeline.STAGE_ORDER if name in BUILDERS]
+names = list(ORDER)  # every stage, each after what it needs (the stage registry)
 result = pipeline.run(stages, names, Path(tempfile.mkdtemp()))
 summary, kl, records = result["summary"], result["kl"], result["records"]
 rows = result["rows"]  # the first split's values, one evaluate.EvalRow per model
