@@ -7,9 +7,9 @@ action of an episode whose reward is
     r_t = -kl_coef * KL_t(pi || ref)          at every response token
           + score                             added at the last response token only
 
-(that reward and the controllers of kl_coef are in `kl_penalty.py`; the KL estimators in
-`logprobs.py`). The KL term keeps the policy near the reference (SFT) model, so the reward
-model is not exploited far outside the data it was trained on. Advantages come from GAE over
+The KL term keeps the policy near the reference (SFT) model, so the reward model is not
+exploited far outside the data it was trained on. That reward and the controllers of kl_coef
+are in `kl_penalty.py`, the KL estimators in `logprobs.py`. Advantages come from GAE over
 those per-token rewards with a learned value head, and the policy is updated with PPO's
 clipped surrogate (Schulman et al. 2017).
 
