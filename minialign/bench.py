@@ -86,11 +86,11 @@ def bench_losses(model: GPT, batch: int = 32, T: int = 48, repeats: int = 5) -> 
         return both[:batch], both[batch:]
 
     def sft():
-        return sft_loss(model(ids), ids, mask)
+        return sft_loss(model(ids), ids, mask)[0]
 
     def reward():
         r = rm(torch.cat([ids, ids.flip(0)]), torch.cat([att, att]))
-        return bradley_terry_loss(r[:batch], r[batch:])
+        return bradley_terry_loss(r[:batch], r[batch:])[0]
 
     def dpo_step():
         c, r = pair_logps()
@@ -120,7 +120,7 @@ def bench_train(model: GPT, batch: int = 32, T: int = 128, repeats: int = 5) -> 
     opt = make_optimizer(model, 1e-4)
 
     def step():
-        loss = sft_loss(model(ids), ids, torch.ones(batch, T - 1))
+        loss = sft_loss(model(ids), ids, torch.ones(batch, T - 1))[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -90,7 +90,7 @@ def grpo_diagnostics(stages: Stages) -> dict[str, float]:
                 for _ in range(OFF_TASK_SAMPLES)]
     for name in ("sft", "grpo"):
         # the table's own columns, on the off-task prompts
-        row = evaluate.evaluate(stages.get(name), stages, name, prompts=off_task, seed=stages.seed)
+        row = evaluate.evaluate_with_stages(stages.get(name), stages, name, prompts=off_task, seed=stages.seed)
         out[f"{name} harmful compliance ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = row.harmful_compliance
         out[f"{name} over-refusal ({OFF_TASK_SAMPLES} samples per held-out prompt)"] = row.over_refusal
     return out

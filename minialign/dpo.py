@@ -24,26 +24,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from minialign.checks import check_batch_vectors
 from minialign.data import batches_of
 from minialign.preferences import PreferencePair, collate_pairs, encode_pair, make_pairs, response_logps, stack_batches
 from minialign.tokenizer import Tokenizer
 from minialign.train import LoopConfig, MetricsLog, run_loop
 from minialign.world import MiniWorld
-
-
-def check_batch_vectors(**tensors: torch.Tensor) -> None:
-    """Raise ValueError unless every tensor is 1-D with the same shape (B,)."""
-    first_name, first_shape = None, None
-    for name, t in tensors.items():
-        if t.dim() != 1:
-            raise ValueError(f"{name} must have shape (B,), got shape {tuple(t.shape)}")
-        if first_shape is None:
-            first_name, first_shape = name, t.shape
-        elif t.shape != first_shape:
-            raise ValueError(
-                f"{name} must have the same shape (B,) as {first_name} {tuple(first_shape)}, "
-                f"got shape {tuple(t.shape)}"
-            )
 
 
 def _require_no_label_smoothing(loss_type: str, label_smoothing: float | torch.Tensor) -> None:
@@ -173,6 +159,11 @@ def dpo_loss(
             labeller's probability that y_w is better).
     Returns:
         losses (B,), chosen_rewards (B,), rejected_rewards (B,). Average `losses` yourself.
+
+    Per-pair losses, where the package's other losses return `(loss, stats)`: the paper's loss
+    (eq. 7) is an expectation of one term per pair, each variant is a function of one pair's
+    margin, soft labels give each pair its own eps, and lesson 5 checks the pairs one by one.
+    `dpo_metrics` turns the implicit rewards into the logged statistics.
     """
     check_batch_vectors(
         policy_chosen_logps=policy_chosen_logps,
@@ -318,7 +309,7 @@ def train_dpo(policy: nn.Module, ref: nn.Module, tok: Tokenizer, world: MiniWorl
     examples = [(c, r, plen, ref_chosen[i], ref_rejected[i], eps[i]) for i, (c, r, plen) in enumerate(encoded)]
 
     def batches():
-        # bucket=1: every batch mixes prompt kinds (see reward.train_reward_model)
+        # bucket=1: every batch mixes prompt kinds (see reward.train_reward)
         for chunk in batches_of(examples, cfg.batch_size, cfg.seed, bucket=1):
             chosen, rejected = collate_pairs(chunk, tok.pad_id)
             refs = torch.stack([torch.stack([e[3], e[4]]) for e in chunk]).to(device)  # (B, 2)

@@ -14,7 +14,6 @@ Each model answers the same prompts (one sample each, seeded), and one `EvalRow`
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -25,12 +24,8 @@ import torch.nn as nn
 
 from . import oracle, rollout
 from .data import ChatBatch
-from .dpo import DPOConfig, train_dpo
-from .preferences import make_pairs
-from .logprobs import masked_mean, response_mask, token_logprobs
-from .ppo import kl_estimate
+from .logprobs import kl_estimate, response_mask, token_logprobs
 from .tokenizer import Tokenizer
-from .train import set_seed
 from .world import EVAL_SPLITS, MiniWorld, Prompt
 
 if TYPE_CHECKING:
@@ -149,7 +144,8 @@ def _rate(flags: list[bool]) -> float:
 
 def evaluate(
     model: nn.Module,
-    stages_or_tok_world: "Stages | tuple[Tokenizer, MiniWorld]",
+    tok: Tokenizer,
+    world: MiniWorld,
     name: str,
     prompts: Sequence[Prompt] | None = None,
     baseline: nn.Module | Sequence[str] | None = None,
@@ -157,15 +153,16 @@ def evaluate(
     seed: int = 0,
     temperature: float = 1.0,
     max_new_tokens: int = 48,
+    n_prompts: int = 200,
 ) -> EvalRow:
     """Sample one response per prompt from `model` and judge them: one row of the results table.
 
     Args:
         model: the policy to evaluate.
-        stages_or_tok_world: a `Stages` (its tokenizer, world and n_eval_prompts) or a
-            (tokenizer, world) tuple.
+        tok, world: the tokenizer and the world whose oracle judges the responses.
         name: the row's name.
-        prompts: the prompt set; default the world's fixed held-out set (`eval_prompts`).
+        prompts: the prompt set; default the world's fixed held-out set of `n_prompts`
+            prompts (`world.eval_prompts`).
         baseline: a model sampled on the same prompts with the same seed, or its responses
             already sampled (a list of strings, one per prompt: sample a baseline once, reuse
             it for every row). None leaves win_rate and tie_rate NaN.
@@ -173,17 +170,12 @@ def evaluate(
         seed: seeds the sampling; the same seed gives the same row.
         temperature: of the sampling. The KL column estimates KL(pi || ref) only at 1: at other
             temperatures the samples are not drawn from pi.
+        n_prompts: size of the default prompt set (ignored when prompts are given).
     """
     t0 = time.time()
-    if isinstance(stages_or_tok_world, tuple):
-        tok, world = stages_or_tok_world
-        n_default = 200
-    else:
-        tok, world = stages_or_tok_world.tokenizer, stages_or_tok_world.world
-        n_default = stages_or_tok_world.preset.n_eval_prompts
     if not isinstance(world, MiniWorld):
-        raise ValueError(f"stages_or_tok_world must be a Stages or a (tokenizer, world) tuple, got {type(world).__name__} as world")
-    prompts = list(prompts) if prompts is not None else world.eval_prompts(n_default)
+        raise ValueError(f"world must be a MiniWorld, got {type(world).__name__}")
+    prompts = list(prompts) if prompts is not None else world.eval_prompts(n_prompts)
     out = sample_responses(model, tok, prompts, seed, temperature, max_new_tokens)
     scores = oracle.score_many(prompts, out.responses)
     row = EvalRow(name, len(prompts), sum(s.total for s in scores) / len(scores))
@@ -209,6 +201,13 @@ def evaluate(
     row.mean_length = sum(len(r.split()) for r in out.responses) / len(out.responses)
     row.seconds = time.time() - t0
     return row
+
+
+def evaluate_with_stages(model: nn.Module, stages: "Stages", name: str, **kwargs) -> EvalRow:
+    """`evaluate` with the tokenizer, the world and the held-out prompt count
+    (`preset.n_eval_prompts`) of `stages`; other arguments as `evaluate`'s."""
+    kwargs.setdefault("n_prompts", stages.preset.n_eval_prompts)
+    return evaluate(model, stages.tokenizer, stages.world, name, **kwargs)
 
 
 # --- the records: several samples per prompt, both held-out splits ----------------------------
@@ -304,57 +303,6 @@ def compare(stages: "Stages", models: dict[str, nn.Module], baseline: nn.Module,
     E.g. compare(stages, {"sft": sft, "dpo": dpo}, baseline=sft): the win rates are against SFT."""
     prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     responses = sample_responses(baseline, stages.tokenizer, prompts, seed=seed).responses
-    return [evaluate(model, stages, name, prompts=prompts, baseline=responses,
+    return [evaluate(model, stages.tokenizer, stages.world, name, prompts=prompts, baseline=responses,
                      ref_model=None if model is baseline else baseline, seed=seed)
             for name, model in models.items()]
-
-
-
-def plain_dpo_row(stages: "Stages", seed: int = 0) -> EvalRow:
-    """The evaluation row of plain DPO: the "dpo" stage's config with nll_weight = 0 (the stage
-    itself is DPO + alpha * NLL of the chosen response, i.e. RPO), trained from the SFT model on
-    the same pairs and judged like `compare(stages, {...}, baseline=sft)` does, so the row sits
-    beside the stage's. Cached with the stages (`Stages.cached_result`)."""
-    cfg = dataclasses.replace(stages.config_of("dpo") or DPOConfig(), nll_weight=0.0)
-
-    def compute() -> dict:
-        sft = stages.get("sft")
-        set_seed(stages.seed)
-        policy = stages.fresh_copy("sft")
-        train_dpo(policy, stages.fresh_copy("sft"), stages.tokenizer, stages.world, cfg)  # as the stage does
-        return dataclasses.asdict(compare(stages, {"dpo plain (alpha=0)": policy}, baseline=sft, seed=seed)[0])
-
-    key = {"sft": stages.identity("sft"), "dpo": dataclasses.asdict(cfg), "seed": seed,
-           "n_eval": stages.preset.n_eval_prompts, "v": 1}
-    return EvalRow(**stages.cached_result("plain-dpo-row", key, compute))
-
-
-def dpo_beta_sweep(stages: "Stages", betas: Sequence[float] = (0.03, 0.1, 0.3, 1.0), steps: int | None = None,
-                   seed: int = 0, **overrides) -> list[tuple[float, float, float]]:
-    """[(beta, KL to the SFT model per token, mean oracle reward)] of one short DPO run per beta.
-
-    Each run starts from the SFT model with the stage's DPO config (its steps replaced by
-    `steps` when given, other fields by `overrides`, e.g. nll_weight=0.0 for plain DPO) and
-    the same pairs; a smaller beta lets the policy pay more KL for reward (Rafailov et al.
-    2023, eq. 3: beta weighs the KL penalty). Plot with `plots.plot_beta_sweep`.
-
-    The result is cached with the stages (`Stages.cached_result`): a second call with the same
-    arguments returns it at once."""
-    cfg = dataclasses.replace(stages.config_of("dpo") or DPOConfig(), **overrides)
-    if steps is not None:
-        cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, steps=steps))
-
-    def compute() -> list[tuple[float, float, float]]:
-        sft = stages.get("sft")
-        pairs = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
-        results = []
-        for beta in betas:
-            set_seed(stages.seed)
-            policy = stages.fresh_copy("sft")
-            train_dpo(policy, sft, stages.tokenizer, stages.world, dataclasses.replace(cfg, beta=beta), pairs=pairs)
-            row = evaluate(policy, stages, f"dpo beta={beta:g}", ref_model=sft, seed=seed)
-            results.append((beta, row.kl, row.reward))
-        return results
-
-    key = {"sft": stages.identity("sft"), "dpo": dataclasses.asdict(cfg), "betas": list(betas), "seed": seed, "v": 1}
-    return [tuple(r) for r in stages.cached_result("dpo-beta-sweep", key, compute)]

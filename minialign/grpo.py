@@ -29,10 +29,11 @@ from typing import Callable, Sequence
 import torch
 
 from minialign import oracle, rollout
+from minialign.checks import check_shape
 from minialign.data import ChatBatch, batches_of, collate_chat, draw_examples
-from minialign.logprobs import masked_mean, masked_sum, response_mask, token_kl, token_logprobs
+from minialign.logprobs import (kl_estimate, masked_mean, masked_sum, response_mask, rollout_response_mask, token_kl,
+                                token_logprobs)
 from minialign.model import GPT, require_no_dropout
-from minialign.ppo import _check_shape, kl_estimate, rollout_response_mask
 from minialign.tokenizer import Tokenizer
 from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step
 from minialign.world import MiniWorld, Prompt
@@ -159,7 +160,7 @@ def grpo_loss(
         per_token_loss = -surrogate + beta * k3,  k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1
 
     (k3's value estimates KL(pi || ref); differentiated on tokens sampled from pi, its expected
-    gradient is that of KL(ref || pi), see `ppo.kl_estimate`.)
+    gradient is that of KL(ref || pi), see `logprobs.kl_estimate`.)
 
     then aggregated by `loss_type`:
         "grpo":    mean over completions of each completion's mean over its tokens
@@ -191,11 +192,11 @@ def grpo_loss(
     if logp.dim() != 2:
         raise ValueError(f"logp must have shape (N, T), got {tuple(logp.shape)}")
     N, T = logp.shape
-    _check_shape("old_logp", old_logp, (N, T), "logp.shape (N, T)")
-    _check_shape("mask", mask, (N, T), "logp.shape (N, T)")
-    _check_shape("advantages", advantages, (N,), "(N,) one per completion")
+    check_shape("old_logp", old_logp, (N, T), "logp.shape (N, T)")
+    check_shape("mask", mask, (N, T), "logp.shape (N, T)")
+    check_shape("advantages", advantages, (N,), "(N,) one per completion")
     if ref_logp is not None:
-        _check_shape("ref_logp", ref_logp, (N, T), "logp.shape (N, T)")
+        check_shape("ref_logp", ref_logp, (N, T), "logp.shape (N, T)")
     elif beta != 0:
         raise ValueError(f"beta={beta} needs ref_logp (N, T); pass ref_logp or set beta=0")
     if loss_type not in LOSS_AGGREGATIONS:
@@ -306,10 +307,9 @@ class GroupRollout:
     responses: list[str]
     mask: torch.Tensor
     """(N, T-1) 1 on completion tokens"""
-    old_logp: torch.Tensor | None
-    """(N, T-1) log-probs of the sampling policy, at the sampling temperature. None until the
-    first update: the policy is then still the one that sampled, so `grpo_batch_loss` records
-    its own log-probs, detached, as the old ones (one forward pass fewer per rollout)"""
+    old_logp: torch.Tensor
+    """(N, T-1) log-probs of the sampling policy, at the sampling temperature: constants of the
+    rollout, recorded when the group is sampled, which every update's ratio compares with"""
     ref_logp: torch.Tensor
     """(N, T-1) log-probs of the frozen reference, at the same temperature"""
     rewards: torch.Tensor
@@ -327,7 +327,8 @@ def collect_groups(
     cfg: GRPOConfig,
     generator: torch.Generator | None = None,
 ) -> GroupRollout:
-    """Steps 1-2: sample cfg.group_size completions of every prompt and reward them."""
+    """Steps 1-2: sample cfg.group_size completions of every prompt, record the log-probs of the
+    sampler and of the reference on them, and reward them."""
     device = next(policy.parameters()).device
     repeated = [p for p in prompts for _ in range(cfg.group_size)]  # consecutive groups
     out = rollout.generate(policy, tok, [p.text for p in repeated], cfg.max_new_tokens, cfg.temperature,
@@ -335,23 +336,21 @@ def collect_groups(
     batch = out.batch.to(device)
     ids = batch.input_ids  # (N, T)
     mask = rollout_response_mask(batch, tok.end_id)  # (N, T-1)
+    # the policy that sampled, scored at the temperature it sampled at (no gradient: a constant)
+    old_logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1)
     ref_logp = token_logprobs(ref(ids) / cfg.temperature, ids)  # (N, T-1)
     rewards = torch.tensor([arithmetic_reward(p, r, cfg.format_reward) for p, r in zip(repeated, out.responses)])
     correct = torch.tensor([oracle.score(p, r).correct for p, r in zip(repeated, out.responses)])
-    return GroupRollout(batch, out.responses, mask, None, ref_logp, rewards.to(device), correct)
+    return GroupRollout(batch, out.responses, mask, old_logp, ref_logp, rewards.to(device), correct)
 
 
 def grpo_batch_loss(
     policy: GPT, groups: GroupRollout, advantages: torch.Tensor, cfg: GRPOConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """grpo_loss of the current policy on a rollout; advantages (N,) from `group_advantages`.
-
-    Call it first before any optimiser step on this rollout: that call records the old
-    log-probs (`groups.old_logp`), the policy's own, detached, as it sampled them."""
+    The ratio compares with `groups.old_logp`, the sampler's log-probs: 1 before the first step."""
     ids = groups.batch.input_ids  # (N, T)
     logp = token_logprobs(policy(ids) / cfg.temperature, ids)  # (N, T-1), with gradient
-    if groups.old_logp is None:
-        groups.old_logp = logp.detach()  # constants of the rollout: no gradient through them
     return grpo_loss(logp, groups.old_logp, groups.ref_logp, advantages, groups.mask, cfg.clip_eps,
                      cfg.clip_eps_high, cfg.beta, cfg.loss_type, cfg.max_new_tokens)
 

@@ -20,8 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from minialign.checks import check_batch_vectors
 from minialign.data import ChatBatch, batches_of
-from minialign.dpo import check_batch_vectors
 from minialign.preferences import PreferencePair, collate_pairs, encode_pair, make_pairs, response_logps
 from minialign.tokenizer import Tokenizer
 from minialign.train import LoopConfig, MetricsLog, run_loop
@@ -155,7 +155,7 @@ def train_orpo(policy: nn.Module, tok: Tokenizer, world: MiniWorld, cfg: ORPOCon
     if pairs is None:
         pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, policy.config.block_size) for p in pairs]
-    # bucket=1: every batch mixes prompt kinds (see reward.train_reward_model)
+    # bucket=1: every batch mixes prompt kinds (see reward.train_reward)
     batches = (tuple(b.to(device) for b in collate_pairs(chunk, tok.pad_id))
                for chunk in batches_of(encoded, cfg.batch_size, cfg.seed, bucket=1))
 

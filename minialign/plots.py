@@ -116,7 +116,7 @@ def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None,
 
 def plot_beta_sweep(results, path: str | Path | None = None, ax=None):
     """The KL/reward trade-off of DPO: one point per beta, (KL to the SFT model, oracle reward),
-    from `evaluate.dpo_beta_sweep`. Small beta lets the policy move further from the reference."""
+    from `experiments.dpo_beta_sweep`. Small beta lets the policy move further from the reference."""
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -196,7 +196,7 @@ def plot_judge_labels(p_first, first_is_better, path: str | Path | None = None, 
 
 # --- RL: PPO, GRPO, reward hacking ------------------------------------------------------------
 def plot_reward_hacking(logs: Mapping[str, MetricsLog], path: str | Path | None = None):
-    """Five panels against PPO iteration, one line per run (`hacking.reward_hacking_experiment`):
+    """Five panels against PPO iteration, one line per run (`experiments.reward_hacking_experiment`):
     what PPO is told to raise (the reward model's score plus the length bonus), the reward
     model's score alone, the oracle's score (what we want), the KL to the SFT model, and the
     fraction of responses cut off before <|end|>. Over-optimisation shows as the first rising

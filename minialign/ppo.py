@@ -1,4 +1,4 @@
-"""PPO for RLHF: the KL-penalised reward, GAE, and the clipped policy and value losses.
+"""PPO for RLHF: GAE, the clipped policy and value losses, and the loop that runs them.
 
 The recipe of Ziegler et al. 2019 and Ouyang et al. 2022 (InstructGPT): sample a response
 from the policy, score it with the reward model, and treat every response token as one
@@ -8,9 +8,10 @@ action of an episode whose reward is
           + score                             added at the last response token only
 
 The KL term keeps the policy near the reference (SFT) model, so the reward model is not
-exploited far outside the data it was trained on. Advantages come from GAE over those
-per-token rewards with a learned value head, and the policy is updated with PPO's clipped
-surrogate (Schulman et al. 2017).
+exploited far outside the data it was trained on. That reward and the controllers of kl_coef
+are in `kl_penalty.py`, the KL estimators in `logprobs.py`. Advantages come from GAE over
+those per-token rewards with a learned value head, and the policy is updated with PPO's
+clipped surrogate (Schulman et al. 2017).
 
 Conventions: all per-token tensors are (B, T) and line up with `logprobs.token_logprobs`
 (entry t is about token t + 1); `mask` is 1 on response tokens, 0 on prompt and padding.
@@ -28,14 +29,16 @@ import torch
 import torch.nn as nn
 
 from minialign import oracle, rollout
+from minialign.checks import check_shape
 from minialign.data import ChatBatch
+from minialign.kl_penalty import AdaptiveKLController, FixedKLController, per_token_rewards, shape_scores
 from minialign.logprobs import (
-    after_eos_mask,
     entropy_from_logits,
+    kl_estimate,
     masked_mean,
     masked_sum,
     masked_whiten,
-    response_mask,
+    rollout_response_mask,
     token_logprobs,
 )
 from minialign.model import GPT, require_no_dropout
@@ -44,126 +47,8 @@ from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_s
 from minialign.world import MiniWorld, Prompt
 
 
-def _check_shape(name: str, x: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
-    """Raise a ValueError naming `name` when x does not have shape `expected` (described by `what`)."""
-    if tuple(x.shape) != tuple(expected):
-        raise ValueError(f"{name} must have shape {what} = {tuple(expected)}, got {tuple(x.shape)}")
-
-
 # ---------------------------------------------------------------------------------------------
-# KL estimators (Schulman 2020, "Approximating KL divergence")
-# With tokens sampled from pi and log_ratio = logp - ref_logp = log pi/ref, each estimator's
-# expectation under pi is (k1, k3 exactly; k2 approximately) KL(pi || ref).
-
-
-def _kl_k1(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    # log pi/ref: unbiased, but a single sample can be negative
-    return logp - ref_logp
-
-
-def _kl_k2(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    # 0.5 (log pi/ref)^2: biased, low variance, always >= 0
-    return 0.5 * (logp - ref_logp) ** 2
-
-
-def _kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    # (r - 1) - log r with r = ref/pi: unbiased and always >= 0, since log r <= r - 1
-    log_r = ref_logp - logp
-    return torch.exp(log_r) - log_r - 1
-
-
-KL_ESTIMATORS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "k1": _kl_k1,
-    "k2": _kl_k2,
-    "k3": _kl_k3,
-}
-
-
-def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k1") -> torch.Tensor:
-    """Per-token estimate of KL(pi || ref) from tokens sampled from pi.
-
-        k1 = logp - ref_logp
-        k2 = 0.5 * (logp - ref_logp)^2
-        k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1      (>= 0)
-
-    Args:
-        logp: (...) log pi(token) of the sampled tokens, per token (not summed).
-        ref_logp: (...) log ref(token) of the same tokens, same shape.
-        kind: "k1", "k2" or "k3".
-    Returns:
-        (...) same shape as logp. Mask and average it yourself.
-
-    The sign matters: k1 is log pi - log ref. The reverse, log ref - log pi, estimates
-    -KL(pi || ref), and a penalty built on it would *reward* drifting away from ref.
-
-    Where each is valid. All three *values* estimate KL(pi || ref), so any of them may be
-    logged. Their *gradients* differ with the way they enter training:
-    - in a detached reward (PPO's per-token penalty), an estimator f reaches the policy only
-      through the score function, E_pi[f * grad log pi]; that is grad KL(pi || ref) for k1
-      only, which is why PPO's reward always uses k1;
-    - as a differentiated loss term on tokens sampled from pi (GRPO's beta * k3), the expected
-      gradient E_pi[grad f] is grad KL(pi || ref) for k2, and grad KL(ref || pi) for k3.
-    `tests/test_ppo.py` checks all six cases exactly on a 5-token categorical.
-    """
-    if kind not in KL_ESTIMATORS:
-        raise ValueError(f"kind must be one of {sorted(KL_ESTIMATORS)}, got {kind!r}")
-    _check_shape("ref_logp", ref_logp, logp.shape, "logp.shape")
-    return KL_ESTIMATORS[kind](logp, ref_logp)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rewards and advantages
-
-
-@torch.no_grad()
-def per_token_rewards(
-    score: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float
-) -> torch.Tensor:
-    """The RLHF reward of each token (Ziegler et al. 2019 sec. 2.2, Ouyang et al. 2022 eq. 2):
-
-        rewards[b, t] = -kl_coef * kl[b, t] * mask[b, t]  +  score[b] * [t == last real t of row b]
-
-    Args:
-        score: (B,) reward-model score of each whole response.
-        kl: (B, T) per-token KL estimate (see `kl_estimate`).
-        mask: (B, T) 1 on response tokens.
-        kl_coef: weight of the KL penalty (beta in the papers).
-    Returns:
-        (B, T) rewards, 0 on prompt and padding. Computed without gradient: rewards are targets.
-
-    The score goes on the last *real* token: on position T-1 it would land on padding for
-    every row shorter than the batch, and GAE would never credit it to the response.
-    """
-    B, T = mask.shape
-    _check_shape("score", score, (B,), "(B,)")
-    _check_shape("kl", kl, (B, T), "mask.shape (B, T)")
-    real = mask > 0
-    if not real.any(dim=1).all():
-        empty = (~real.any(dim=1)).nonzero().flatten().tolist()
-        raise ValueError(f"mask has rows with no response token (rows {empty}); the score has nowhere to go")
-    positions = torch.arange(T, device=mask.device).expand(B, T)  # (B, T)
-    last = torch.where(real, positions, -1).max(dim=1).values  # (B,) index of the last real token
-    rewards = -kl_coef * kl * mask.to(kl.dtype)  # (B, T)
-    rewards[torch.arange(B, device=mask.device), last] += score.to(rewards.dtype)
-    return rewards
-
-
-def shape_scores(scores: torch.Tensor, finished: torch.Tensor, mean: float, std: float,
-                 missing_eos_penalty: float) -> torch.Tensor:
-    """The score each response's last token receives: normalised, then penalised when unfinished,
-
-        (scores - mean) / std - missing_eos_penalty * [response did not reach <|end|>]
-
-    Args:
-        scores: (B,) raw scores (reward model, plus any length bonus).
-        finished: (B,) bool, True where the response ended with <|end|>.
-        mean, std: the normalisation (0 and 1 for none).
-        missing_eos_penalty: in units of the normalised score; 0 = off.
-    """
-    _check_shape("finished", finished, scores.shape, "scores.shape (B,)")
-    if finished.dtype != torch.bool:
-        raise ValueError(f"finished must be a bool tensor, got {finished.dtype}")
-    return (scores - mean) / std - missing_eos_penalty * (~finished).to(scores.dtype)
+# Advantages (the per-token rewards they are computed from: `kl_penalty.per_token_rewards`)
 
 
 @torch.no_grad()
@@ -185,7 +70,7 @@ def compute_gae(
     With gamma = lam = 1, A_t is the reward-to-go minus V_t.
 
     Args:
-        rewards: (B, T) per-token rewards (see `per_token_rewards`).
+        rewards: (B, T) per-token rewards (see `kl_penalty.per_token_rewards`).
         values: (B, T) value-head outputs V(s_t) of the rollout.
         mask: (B, T) 1 on response tokens, which must be contiguous within each row.
         gamma: discount; 1 in RLHF, as the episode is a single short response.
@@ -194,8 +79,8 @@ def compute_gae(
         advantages (B, T) and returns (B, T), 0 where mask is 0. Computed without gradient:
         both are targets, not quantities to differentiate through.
     """
-    _check_shape("values", values, rewards.shape, "rewards.shape (B, T)")
-    _check_shape("mask", mask, rewards.shape, "rewards.shape (B, T)")
+    check_shape("values", values, rewards.shape, "rewards.shape (B, T)")
+    check_shape("mask", mask, rewards.shape, "rewards.shape (B, T)")
     B, T = rewards.shape
     mask = mask.to(rewards.dtype)
     advantages = torch.zeros_like(rewards)  # (B, T)
@@ -258,9 +143,9 @@ def ppo_policy_loss(
     old_logp and advantages are detached here: they are constants of the rollout. A gradient
     through old_logp would cancel the one through logp and leave the ratio's gradient at 0.
     """
-    _check_shape("old_logp", old_logp, logp.shape, "logp.shape (B, T)")
-    _check_shape("advantages", advantages, logp.shape, "logp.shape (B, T)")
-    _check_shape("mask", mask, logp.shape, "logp.shape (B, T)")
+    check_shape("old_logp", old_logp, logp.shape, "logp.shape (B, T)")
+    check_shape("advantages", advantages, logp.shape, "logp.shape (B, T)")
+    check_shape("mask", mask, logp.shape, "logp.shape (B, T)")
     old_logp = old_logp.detach()
     advantages = advantages.detach()
     ratio = torch.exp(logp - old_logp)  # (B, T)
@@ -302,9 +187,9 @@ def ppo_value_loss(
         loss: scalar.
         stats: {"value/clipfrac": fraction of tokens where the clipped error was strictly larger}.
     """
-    _check_shape("old_values", old_values, values.shape, "values.shape (B, T)")
-    _check_shape("returns", returns, values.shape, "values.shape (B, T)")
-    _check_shape("mask", mask, values.shape, "values.shape (B, T)")
+    check_shape("old_values", old_values, values.shape, "values.shape (B, T)")
+    check_shape("returns", returns, values.shape, "values.shape (B, T)")
+    check_shape("mask", mask, values.shape, "values.shape (B, T)")
     old_values = old_values.detach()
     returns = returns.detach()
     values_clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)  # (B, T)
@@ -314,49 +199,6 @@ def ppo_value_loss(
     with torch.no_grad():
         stats = {"value/clipfrac": masked_mean((error_clipped > error).to(values.dtype), mask).item()}
     return loss, stats
-
-
-# ---------------------------------------------------------------------------------------------
-# KL coefficient controllers (Ziegler et al. 2019, sec. 2.2)
-
-
-class FixedKLController:
-    """A constant KL coefficient, with the same interface as `AdaptiveKLController`."""
-
-    def __init__(self, kl_coef: float):
-        if kl_coef < 0:
-            raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
-        self.value = float(kl_coef)
-
-    def update(self, current_kl: float, n_steps: int) -> None:
-        """Nothing to adapt."""
-
-
-class AdaptiveKLController:
-    """Steer the KL coefficient so that the observed KL(pi || ref) tracks `target`:
-
-        e     = clip(current_kl / target - 1, -0.2, 0.2)
-        value = value * (1 + e * n_steps / horizon)
-
-    Too much KL raises the penalty, too little lowers it. The clip keeps one noisy KL
-    measurement from moving the coefficient by more than 20% of n_steps / horizon.
-    """
-
-    def __init__(self, init_kl_coef: float, target: float, horizon: float):
-        if init_kl_coef < 0:
-            raise ValueError(f"init_kl_coef must be >= 0, got {init_kl_coef}")
-        if target <= 0:
-            raise ValueError(f"target must be > 0, got {target}")
-        if horizon <= 0:
-            raise ValueError(f"horizon must be > 0, got {horizon}")
-        self.value = float(init_kl_coef)
-        self.target = float(target)
-        self.horizon = float(horizon)
-
-    def update(self, current_kl: float, n_steps: int) -> None:
-        """Adjust `value` after n_steps samples (or batches) whose mean KL was current_kl."""
-        proportional_error = min(max(float(current_kl) / self.target - 1.0, -0.2), 0.2)
-        self.value *= 1.0 + proportional_error * n_steps / self.horizon
 
 
 # --- training loop ---
@@ -422,18 +264,6 @@ KL_CONTROLLERS: dict[str, Callable[[PPOConfig], FixedKLController | AdaptiveKLCo
     "fixed": lambda cfg: FixedKLController(cfg.kl_coef),
     "adaptive": lambda cfg: AdaptiveKLController(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon),
 }
-
-
-def rollout_response_mask(batch: ChatBatch, end_id: int) -> torch.Tensor:
-    """Shifted mask (B, T-1) of the sampled response tokens: not the prompt, not padding, and
-    nothing after the first <|end|> (the <|end|> itself is kept: stopping is an action too).
-
-    `rollout.generate` already cuts rows at <|end|>; the second mask makes the loop correct
-    for any right-padded batch, e.g. one whose padding id is the <|end|> id."""
-    T = batch.input_ids.shape[1]
-    mask = response_mask(batch.prompt_lens, batch.seq_lens, T)  # (B, T-1)
-    not_after_end = after_eos_mask(batch.input_ids, end_id, start=batch.prompt_lens)  # (B, T)
-    return mask * not_after_end[:, 1:]  # (B, T-1)
 
 
 class PolicyWithValueHead(nn.Module):
@@ -631,8 +461,8 @@ def train_ppo(
         kl_coef = kl_ctl.value
         kl_ctl.update(kl, cfg.batch_size)
         judged = oracle.score_many(prompts, exp.responses)
-        log.log(it, score=exp.rm_scores.mean().item(), total_score=exp.scores.mean().item(), oracle=sum(s.total for s in judged) / len(judged),
-                unfinished=(~exp.finished).float().mean().item(),
+        log.log(it, score=exp.rm_scores.mean().item(), total_score=exp.scores.mean().item(),
+                oracle=sum(s.total for s in judged) / len(judged), unfinished=(~exp.finished).float().mean().item(),
                 kl=kl, kl_coef=kl_coef, response_len=exp.mask.sum(dim=1).mean().item(),
                 seconds=time.time() - t0, **stats)
         bar.update(score=exp.rm_scores.mean().item(), kl=kl)

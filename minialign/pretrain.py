@@ -1,7 +1,7 @@
 """Pretraining: next-token prediction on the world's web-like corpus.
 
-This is SFT's loss with every token counted: a base model learns to continue text, whatever
-the text is, harmful how-tos included.
+This is SFT's loss with every token counted (`logprobs.next_token_nll` with a mask of ones):
+a base model learns to continue text, whatever the text is, harmful how-tos included.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .data import pretraining_tokens, random_blocks
+from .logprobs import next_token_nll
 from .model import GPT
-from .sft import sft_loss
 from .tokenizer import Tokenizer
 from .train import LoopConfig, MetricsLog, run_loop
 from .world import MiniWorld
@@ -21,7 +21,7 @@ from .world import MiniWorld
 def batch_loss(model: GPT, tokens: torch.Tensor) -> tuple[torch.Tensor, dict]:
     logits = model(tokens)
     mask = torch.ones(tokens.shape[0], tokens.shape[1] - 1, device=tokens.device)
-    return sft_loss(logits, tokens, mask), {}
+    return next_token_nll(logits, tokens, mask), {}
 
 
 @dataclass
@@ -34,7 +34,7 @@ class PretrainConfig:
     seed: int = 0
 
 
-def main(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: PretrainConfig | None = None) -> MetricsLog:
+def train_pretrain(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: PretrainConfig | None = None) -> MetricsLog:
     """Pretrain `model` in place on the world's corpus; returns the metrics log."""
     cfg = cfg or PretrainConfig()
     device = next(model.parameters()).device

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from minialign.checks import check_batch_vectors
 from minialign.data import ChatBatch, batches_of, pad
 from minialign.model import GPT
 from minialign.preferences import PreferencePair, collate_pairs, encode_pair, make_pairs, stack_batches
@@ -80,8 +81,8 @@ def bradley_terry_loss(
     chosen_rewards: torch.Tensor,
     rejected_rewards: torch.Tensor,
     margin: torch.Tensor | float | None = None,
-) -> torch.Tensor:
-    """Pairwise reward-model loss, a scalar: mean over pairs of -log sigmoid(r_c - r_r - margin).
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Pairwise reward-model loss: mean over pairs of -log sigmoid(r_c - r_r - margin).
 
     Bradley-Terry says P(chosen > rejected) = sigmoid(r_c - r_r); this is its negative
     log-likelihood (InstructGPT eq. 1). The margin (Llama 2 eq. 2) is 0 when None.
@@ -91,13 +92,12 @@ def bradley_terry_loss(
         rejected_rewards: (B,) scalar rewards of the other responses.
         margin: None, a float, or (B,) per-pair margins.
     Returns:
-        () mean loss over the B pairs.
+        loss: () mean loss over the B pairs.
+        stats: python floats, "accuracy" (`preference_accuracy`: pairs ranked the right way
+            round, a tie counting 1/2) and "margin" (the mean reward gap r_c - r_r, without
+            the margin argument).
     """
-    if chosen_rewards.dim() != 1 or chosen_rewards.shape != rejected_rewards.shape:
-        raise ValueError(
-            f"chosen_rewards and rejected_rewards must both have shape (B,), got "
-            f"{tuple(chosen_rewards.shape)} and {tuple(rejected_rewards.shape)}"
-        )
+    check_batch_vectors(chosen_rewards=chosen_rewards, rejected_rewards=rejected_rewards)
     logits = chosen_rewards - rejected_rewards  # (B,)
     if margin is not None:
         margin = torch.as_tensor(margin, dtype=logits.dtype, device=logits.device)
@@ -107,7 +107,9 @@ def bradley_terry_loss(
             )
         logits = logits - margin
     # logsigmoid, not log(sigmoid(.)): sigmoid underflows to 0 for a large negative gap and log(0) = -inf
-    return -F.logsigmoid(logits).mean()
+    loss = -F.logsigmoid(logits).mean()
+    chosen, rejected = chosen_rewards.detach(), rejected_rewards.detach()
+    return loss, {"accuracy": preference_accuracy(chosen, rejected), "margin": (chosen - rejected).mean().item()}
 
 
 def preference_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, tie_tol: float = 0.0) -> float:
@@ -120,11 +122,7 @@ def preference_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Te
         chosen_rewards, rejected_rewards: (B,) rewards.
         tie_tol: differences this small are ties (0: only exact equality).
     """
-    if chosen_rewards.dim() != 1 or chosen_rewards.shape != rejected_rewards.shape:
-        raise ValueError(
-            f"chosen_rewards and rejected_rewards must both have shape (B,), got "
-            f"{tuple(chosen_rewards.shape)} and {tuple(rejected_rewards.shape)}"
-        )
+    check_batch_vectors(chosen_rewards=chosen_rewards, rejected_rewards=rejected_rewards)
     diff = chosen_rewards - rejected_rewards
     wins = (diff > tie_tol).float() + 0.5 * (diff.abs() <= tie_tol).float()
     return wins.mean().item()
@@ -151,8 +149,9 @@ class RewardModel(nn.Module):
 
     @classmethod
     def from_policy(cls, policy: GPT) -> "RewardModel":
-        """A reward model whose trunk is a deep copy of `policy`: training it leaves the SFT model as it was."""
-        return cls(copy.deepcopy(policy))
+        """A reward model whose trunk is a deep copy of `policy`, on the policy's device: training it
+        leaves the SFT model as it was."""
+        return cls(copy.deepcopy(policy)).to(next(policy.parameters()).device)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B,) scalar rewards of the sequences input_ids (B, T), padding marked 0 in attention_mask (B, T)."""
@@ -192,10 +191,7 @@ def pair_rewards(rm: RewardModel, chosen: ChatBatch, rejected: ChatBatch) -> tup
 def batch_loss(rm: RewardModel, batch: tuple[ChatBatch, ChatBatch]) -> tuple[torch.Tensor, dict]:
     """Bradley-Terry loss of one batch of pairs (the loop's loss_fn), with accuracy and margin."""
     chosen_rewards, rejected_rewards = pair_rewards(rm, *batch)  # (B,), (B,)
-    loss = bradley_terry_loss(chosen_rewards, rejected_rewards)
-    margin = (chosen_rewards - rejected_rewards).detach()  # (B,)
-    return loss, {"accuracy": preference_accuracy(chosen_rewards.detach(), rejected_rewards.detach()),
-                  "margin": margin.mean().item()}
+    return bradley_terry_loss(chosen_rewards, rejected_rewards)
 
 
 READOUT_TIE_TOL = 1e-5
@@ -237,16 +233,18 @@ def score_texts(rm: RewardModel, tok: Tokenizer, prompts: Sequence[str], respons
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def train_reward_model(sft_model: GPT, tok: Tokenizer, world: MiniWorld,
-                       cfg: RewardConfig | None = None) -> tuple[RewardModel, MetricsLog]:
-    """A reward model initialised from `sft_model` (left unchanged), trained on MiniWorld pairs.
+def train_reward(rm: RewardModel, tok: Tokenizer, world: MiniWorld, cfg: RewardConfig | None = None) -> MetricsLog:
+    """Train the reward model `rm` in place on MiniWorld pairs; returns the metrics log, whose
+    last row holds `eval_accuracy`: pairwise accuracy on held-out pairs.
 
-    The log's last row holds `eval_accuracy`: pairwise accuracy on held-out pairs."""
+    Start it from the SFT model with `RewardModel.from_policy(sft_model)`, a copy that leaves
+    the SFT model as it was."""
     cfg = cfg or RewardConfig()
-    device = next(sft_model.parameters()).device
-    rm = RewardModel.from_policy(sft_model).to(device)
-    rm.requires_grad_(True)  # the SFT model may have been handed over frozen (e.g. as a reference)
-    block_size = sft_model.config.block_size
+    if not isinstance(rm, RewardModel):
+        raise ValueError(f"rm must be a RewardModel (e.g. RewardModel.from_policy(sft_model)), got {type(rm).__name__}")
+    device = next(rm.parameters()).device
+    rm.requires_grad_(True)  # its trunk may come from a model handed over frozen (e.g. as a reference)
+    block_size = rm.gpt.config.block_size
     pairs = make_pairs(world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)
     encoded = [encode_pair(p, tok, block_size) for p in pairs]
     # bucket=1: no length bucketing. Response lengths differ by prompt kind, so length buckets
@@ -257,4 +255,4 @@ def train_reward_model(sft_model: GPT, tok: Tokenizer, world: MiniWorld,
     log = run_loop(rm, batches, batch_loss, cfg.loop, desc="reward")
     eval_pairs = make_pairs(world, cfg.n_eval_pairs, cfg.seed + 1, "eval", cfg.eval_label_temperature)
     log.log(cfg.loop.steps, eval_accuracy=reward_accuracy(rm, tok, eval_pairs))
-    return rm, log
+    return log

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 import torch
 
 from .data import ChatBatch, batches_of, collate_chat, sft_examples
-from .logprobs import masked_mean, response_mask, token_logprobs
+from .logprobs import next_token_nll, response_mask
 from .model import GPT
 from .tokenizer import Tokenizer
 from .train import LoopConfig, MetricsLog, run_loop
 from .world import MiniWorld
 
 
-def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the masked next tokens.
+def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor,
+             loss_mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean negative log-likelihood of the masked next tokens (`logprobs.next_token_nll`).
 
     Args:
         logits: (B, T, V) model outputs.
@@ -29,21 +30,22 @@ def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Ten
         loss_mask: (B, T-1) shifted mask, 1 where token t+1 is a response token
             (see `logprobs.response_mask`).
     Returns:
-        scalar: -sum(mask * log p) / sum(mask), a per-token average over the whole batch.
+        loss: scalar, -sum(mask * log p) / sum(mask), a per-token average over the whole batch.
+        stats: {"response_tokens": the number of tokens the average is over}.
     """
     if loss_mask.shape != (input_ids.shape[0], input_ids.shape[1] - 1):
         raise ValueError(
             f"loss_mask must have shape (B, T-1) = {(input_ids.shape[0], input_ids.shape[1] - 1)}, "
             f"got {tuple(loss_mask.shape)}: it is shifted by one, like the log-probs"
         )
-    return -masked_mean(token_logprobs(logits, input_ids), loss_mask)
+    return next_token_nll(logits, input_ids, loss_mask), {"response_tokens": float(loss_mask.sum())}
 
 
 def batch_loss(model: GPT, batch: ChatBatch) -> tuple[torch.Tensor, dict]:
     """SFT loss of one ChatBatch (the loop's loss_fn)."""
     logits = model(batch.input_ids, attention_mask=None)  # right padding: causal attention never sees it
     mask = response_mask(batch.prompt_lens, batch.seq_lens, batch.input_ids.shape[1])
-    return sft_loss(logits, batch.input_ids, mask), {"response_tokens": float(mask.sum())}
+    return sft_loss(logits, batch.input_ids, mask)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def fine_tune(model: GPT, tok: Tokenizer, examples: list[tuple[list[int], int]],
     return run_loop(model, batches, batch_loss, loop, desc=desc)
 
 
-def main(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SFTConfig | None = None) -> MetricsLog:
+def train_sft(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SFTConfig | None = None) -> MetricsLog:
     """Fine-tune `model` in place on the world's demonstrations; returns the metrics log."""
     cfg = cfg or SFTConfig()
     examples = sft_examples(world, tok, cfg.n_examples, cfg.seed, model.config.block_size)

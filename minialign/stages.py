@@ -250,18 +250,20 @@ def _gpt_factory(stages: Stages) -> nn.Module:
 # --- builders: each trains one stage from the stages it needs ------------------------------------
 def _build_base(stages: Stages):
     model = GPT(stages.model_config).to(stages.device)
-    log = pretrain.main(model, stages.tokenizer, stages.world, stages.config_of("base"))
+    log = pretrain.train_pretrain(model, stages.tokenizer, stages.world, stages.config_of("base"))
     return model, log
 
 
 def _build_sft(stages: Stages):
     model = stages.fresh_copy("base")
-    log = sft.main(model, stages.tokenizer, stages.world, stages.config_of("sft"))
+    log = sft.train_sft(model, stages.tokenizer, stages.world, stages.config_of("sft"))
     return model, log
 
 
 def _build_reward(stages: Stages):
-    return reward.train_reward_model(stages.get("sft"), stages.tokenizer, stages.world, stages.config_of("reward"))
+    rm = reward.RewardModel.from_policy(stages.get("sft"))
+    log = reward.train_reward(rm, stages.tokenizer, stages.world, stages.config_of("reward"))
+    return rm, log
 
 
 def _build_dpo(stages: Stages):

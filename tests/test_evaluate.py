@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minialign import plots
-from minialign.evaluate import (EvalRow, decided_win_rate, evaluate, format_table, kl_to_reference, sample_responses,
-                                win_tie_rates)
+from minialign.evaluate import (EvalRow, decided_win_rate, evaluate, evaluate_with_stages, format_table, kl_to_reference,
+                                sample_responses, win_tie_rates)
 from minialign.logprobs import response_mask, token_logprobs
 from minialign.model import GPT, GPTConfig
 from minialign.stages import Stages
@@ -63,7 +63,7 @@ def test_win_tie_rates_length_mismatch_raises():
 
 
 def test_evaluate_rates_are_fractions_and_kinds_are_covered(tok, world, model, prompts):
-    row = evaluate(model, (tok, world), "random", prompts=prompts, baseline=model, ref_model=model,
+    row = evaluate(model, tok, world, "random", prompts=prompts, baseline=model, ref_model=model,
                    max_new_tokens=16)
     assert row.n == len(prompts)
     for name in RATES:
@@ -76,7 +76,7 @@ def test_evaluate_rates_are_fractions_and_kinds_are_covered(tok, world, model, p
 
 def test_evaluate_is_deterministic_for_a_seed(tok, world, model, prompts):
     def run(seed):
-        row = evaluate(model, (tok, world), "m", prompts=prompts, seed=seed, max_new_tokens=16)
+        row = evaluate(model, tok, world, "m", prompts=prompts, seed=seed, max_new_tokens=16)
         return {k: v for k, v in row.as_dict().items() if k != "seconds"}
 
     assert run(3) == run(3)
@@ -86,21 +86,21 @@ def test_evaluate_is_deterministic_for_a_seed(tok, world, model, prompts):
 
 def test_win_rate_against_own_responses_is_one_half(tok, world, model, prompts):
     # same model, same seed: the same responses, every prompt a tie
-    row = evaluate(model, (tok, world), "m", prompts=prompts, baseline=model, max_new_tokens=16)
+    row = evaluate(model, tok, world, "m", prompts=prompts, baseline=model, max_new_tokens=16)
     assert (row.win_rate, row.tie_rate) == (0.5, 1.0)
     own = sample_responses(model, tok, prompts, max_new_tokens=16).responses
-    row = evaluate(model, (tok, world), "m", prompts=prompts, baseline=own, max_new_tokens=16)
+    row = evaluate(model, tok, world, "m", prompts=prompts, baseline=own, max_new_tokens=16)
     assert (row.win_rate, row.tie_rate) == (0.5, 1.0)
 
 
 def test_win_rate_against_perfect_baseline_never_wins(tok, world, model, prompts):
     best = [world.respond(p, world.GOOD_STYLE[p.kind]) for p in prompts]
-    row = evaluate(model, (tok, world), "m", prompts=prompts, baseline=best, max_new_tokens=16)
+    row = evaluate(model, tok, world, "m", prompts=prompts, baseline=best, max_new_tokens=16)
     assert row.win_rate < 0.5
 
 
 def test_without_baseline_or_reference_those_columns_are_nan(tok, world, model, prompts):
-    row = evaluate(model, (tok, world), "m", prompts=prompts, max_new_tokens=8)
+    row = evaluate(model, tok, world, "m", prompts=prompts, max_new_tokens=8)
     assert math.isnan(row.win_rate) and math.isnan(row.tie_rate) and math.isnan(row.kl)
 
 
@@ -129,7 +129,7 @@ def test_evaluate_accepts_stages_with_its_own_prompt_count(tmp_path):
     stages = Stages("tiny", cache=tmp_path)
     torch.manual_seed(0)
     m = GPT(GPTConfig(vocab_size=stages.tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16))
-    row = evaluate(m, stages, "m", max_new_tokens=8)
+    row = evaluate_with_stages(m, stages, "m", max_new_tokens=8)
     assert row.n == stages.preset.n_eval_prompts
 
 
@@ -162,7 +162,7 @@ def test_compare_judges_every_model_against_the_same_baseline_samples(tmp_path):
     # the same as evaluating each model against responses sampled once by hand
     prompts = stages.world.eval_prompts(stages.preset.n_eval_prompts)
     responses = sample_responses(sft, stages.tokenizer, prompts, seed=0).responses
-    by_hand = evaluate(base, stages, "base", prompts=prompts, baseline=responses, ref_model=sft)
+    by_hand = evaluate(base, stages.tokenizer, stages.world, "base", prompts=prompts, baseline=responses, ref_model=sft)
     assert (by_hand.win_rate, by_hand.kl, by_hand.reward) == (rows[1].win_rate, rows[1].kl, rows[1].reward)
 
 

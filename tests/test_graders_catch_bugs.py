@@ -168,11 +168,11 @@ def test_solutions_agree_with_the_package():
     close(s.token_logprobs(logits, tokens), logprobs.token_logprobs(logits, tokens))
     mask = s.response_mask(prompt_lens, attention)
     close(mask, logprobs.response_mask(prompt_lens, attention.sum(1), 6))
-    close(s.sft_loss(logits, tokens, mask), sft.sft_loss(logits, tokens, mask))
+    close(s.sft_loss(logits, tokens, mask), sft.sft_loss(logits, tokens, mask)[0])
 
     s = _solution("ex03_reward")
     rc, rr = torch.randn(4, generator=g), torch.randn(4, generator=g)
-    close(s.bradley_terry_loss(rc, rr), reward.bradley_terry_loss(rc, rr))
+    close(s.bradley_terry_loss(rc, rr), reward.bradley_terry_loss(rc, rr)[0])
     h = torch.randn(3, 6, 4, generator=g)
     close(s.pool_last_token(h, attention), reward.pool_last_token(h, attention))
 
@@ -180,7 +180,7 @@ def test_solutions_agree_with_the_package():
     logp, ref, old = (-3 * torch.rand(3, 6, generator=g) for _ in range(3))
     response = logprobs.response_mask(prompt_lens, attention.sum(1), 7)  # (3, 6), contiguous
     for kind in ("k1", "k3"):
-        close(s.kl_estimate(logp, ref, kind), ppo.kl_estimate(logp, ref, kind))
+        close(s.kl_estimate(logp, ref, kind), logprobs.kl_estimate(logp, ref, kind))
     rewards, values, advantages = (torch.randn(3, 6, generator=g) for _ in range(3))
     for a, b in zip(s.compute_gae(rewards, values, response, 0.9, 0.8), ppo.compute_gae(rewards, values, response, 0.9, 0.8)):
         close(a, b)

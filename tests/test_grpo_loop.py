@@ -194,17 +194,18 @@ def test_train_grpo_is_deterministic_for_a_seed(world, tok):
 # Old log-probs and the off-task anchor
 
 
-def test_first_update_records_the_old_logprobs_and_later_updates_keep_them(world, tok):
+def test_sampling_records_the_old_logprobs_and_updates_keep_them(world, tok):
     cfg = small_cfg(beta=0.0)
     policy, ref = tiny_gpt(tok), tiny_gpt(tok, seed=1)
     groups = collect_groups(policy, ref, tok, world.prompts("train", "arithmetic")[:2], cfg,
                             torch.Generator().manual_seed(0))
-    assert groups.old_logp is None  # nothing recorded before the first update
+    assert groups.old_logp.shape == groups.mask.shape  # recorded with the group, before any update
+    recorded = groups.old_logp.clone()
     groups.rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])
     advantages = group_advantages(groups.rewards, cfg.group_size, cfg.scale)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr)
     loss, stats = grpo_batch_loss(policy, groups, advantages, cfg)
-    recorded = groups.old_logp.clone()
+    assert torch.equal(groups.old_logp, recorded)  # the loss reads the old log-probs, never writes them
     assert not recorded.requires_grad and stats["ratio_mean"] == pytest.approx(1.0, abs=1e-6)
     optimizer_step(optimizer, policy, loss, cfg.max_grad_norm)
     _, stats = grpo_batch_loss(policy, groups, advantages, cfg)

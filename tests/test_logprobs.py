@@ -13,6 +13,7 @@ from minialign.logprobs import (
     masked_mean,
     masked_sum,
     masked_whiten,
+    next_token_nll,
     response_mask,
     sequence_logprobs,
     token_kl,
@@ -211,3 +212,14 @@ def test_token_kl_with_a_token_of_zero_probability_is_finite():
 def test_token_kl_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape"):
         token_kl(torch.zeros(1, 2, 3), torch.zeros(1, 2, 4))
+
+
+def test_next_token_nll_is_the_mean_over_masked_tokens_only():
+    # V = 2, fair-coin logits everywhere except one confident wrong prediction at a masked-out
+    # position: it must not move the mean of log 2 over the two counted tokens
+    logits = torch.zeros(1, 4, 2)
+    logits[0, 0] = torch.tensor([20.0, -20.0])  # predicts token 1 (= 1) as 0: -log p = 40, masked out
+    tokens = torch.tensor([[0, 1, 0, 1]])
+    mask = torch.tensor([[0.0, 1.0, 1.0]])
+    assert next_token_nll(logits, tokens, mask).item() == pytest.approx(LOG2)
+    assert next_token_nll(logits, tokens, torch.ones(1, 3)).item() == pytest.approx((40 + 2 * LOG2) / 3, rel=1e-4)

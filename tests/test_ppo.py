@@ -6,17 +6,9 @@ import math
 import pytest
 import torch
 
-from minialign.ppo import (
-    AdaptiveKLController,
-    FixedKLController,
-    compute_gae,
-    kl_estimate,
-    per_token_rewards,
-    ppo_policy_loss,
-    ppo_value_loss,
-    shape_scores,
-    whiten_advantages,
-)
+from minialign.kl_penalty import AdaptiveKLController, FixedKLController, per_token_rewards, shape_scores
+from minialign.logprobs import kl_estimate
+from minialign.ppo import compute_gae, ppo_policy_loss, ppo_value_loss, whiten_advantages
 
 
 def t(*rows):

@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from minialign.data import ChatBatch
+from minialign.kl_penalty import per_token_rewards
+from minialign.logprobs import rollout_response_mask
 from minialign.model import GPT, GPTConfig
 from minialign.ppo import (
     PolicyWithValueHead,
     PPOConfig,
     collect_experience,
     compute_gae,
-    per_token_rewards,
     ppo_update,
-    rollout_response_mask,
     train_ppo,
     whiten_advantages,
 )

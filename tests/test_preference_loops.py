@@ -10,7 +10,7 @@ from minialign.dpo import DPOConfig, frozen, train_dpo
 from minialign.model import GPT, GPTConfig
 from minialign.orpo import ORPOConfig, train_orpo
 from minialign.preferences import PreferencePair, encode_pairs, make_pairs, response_logps
-from minialign.reward import RewardConfig, RewardModel, pair_rewards, reward_accuracy, score_texts, train_reward_model
+from minialign.reward import RewardConfig, RewardModel, pair_rewards, reward_accuracy, score_texts, train_reward
 from minialign.tokenizer import train
 from minialign.stages import REQUIRES, Stages
 from minialign.train import LoopConfig, save_checkpoint
@@ -83,14 +83,21 @@ def test_reward_accuracy_of_swapped_pairs_is_one_minus(tok, policy, world):
     assert reward_accuracy(rm, tok, pairs) + reward_accuracy(rm, tok, swapped) == pytest.approx(1.0)
 
 
-def test_train_reward_model_leaves_sft_model_unchanged_and_logs_held_out_accuracy(tok, policy, world):
+def test_train_reward_from_the_sft_model_leaves_it_unchanged_and_logs_held_out_accuracy(tok, policy, world):
     before = params(policy)
     cfg = RewardConfig(n_pairs=32, n_eval_pairs=16, batch_size=8, loop=SHORT)
-    rm, log = train_reward_model(policy, tok, world, cfg)
+    rm = RewardModel.from_policy(policy)
+    log = train_reward(rm, tok, world, cfg)
     assert same(before, params(policy))
     assert not same(params(rm.gpt), params(policy))  # the trunk did train
     assert 0.0 <= log.rows[-1]["eval_accuracy"] <= 1.0
     assert {"loss", "accuracy", "margin"} <= set(log.rows[0])
+
+
+def test_train_reward_refuses_the_sft_model_itself(tok, policy, world):
+    # pitfall: passing the GPT would train the policy; the reward model is a copy with a head
+    with pytest.raises(ValueError, match="RewardModel.from_policy"):
+        train_reward(policy, tok, world, RewardConfig(n_pairs=8, n_eval_pairs=8, batch_size=8, loop=SHORT))
 
 
 # --- DPO -----------------------------------------------------------------------------------------

@@ -36,21 +36,28 @@ def tiny_reward_model(seed: int = 0) -> RewardModel:
 
 def test_bradley_terry_loss_hand_value():
     # -log sigmoid(1 - 0) = log(1 + e^-1) = 0.31326
-    loss = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]))
+    loss, _ = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]))
     assert loss.item() == pytest.approx(math.log(1 + math.exp(-1)), abs=1e-6)
     assert loss.item() == pytest.approx(0.31326, abs=1e-5)
 
 
 def test_bradley_terry_loss_is_mean_over_pairs():
     # pair 1: gap 1 -> log(1 + e^-1); pair 2: gap 0 -> log 2
-    loss = bradley_terry_loss(torch.tensor([1.0, 0.5]), torch.tensor([0.0, 0.5]))
+    loss, _ = bradley_terry_loss(torch.tensor([1.0, 0.5]), torch.tensor([0.0, 0.5]))
     assert loss.item() == pytest.approx((math.log(1 + math.exp(-1)) + math.log(2)) / 2, abs=1e-6)
+
+
+def test_bradley_terry_loss_stats_are_accuracy_with_half_ties_and_the_reward_gap_without_margin():
+    # gaps 1 (right), -0.5 (wrong), 0 (a tie: counts 1/2); the margin is not part of the gap
+    _, stats = bradley_terry_loss(torch.tensor([1.0, 0.0, 0.5]), torch.tensor([0.0, 0.5, 0.5]), margin=1.0)
+    assert stats["accuracy"] == pytest.approx(0.5)  # (1 + 0 + 0.5) / 3
+    assert stats["margin"] == pytest.approx(0.5 / 3)  # mean of (1, -0.5, 0)
 
 
 def test_bradley_terry_loss_sign_prefers_chosen_over_rejected():
     # swapping chosen and rejected gives log(1 + e^1) = 1.31326: the wrong sign would reward mistakes
-    right = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]))
-    wrong = bradley_terry_loss(torch.tensor([0.0]), torch.tensor([1.0]))
+    right, _ = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]))
+    wrong, _ = bradley_terry_loss(torch.tensor([0.0]), torch.tensor([1.0]))
     assert wrong.item() == pytest.approx(math.log(1 + math.e), abs=1e-6)
     assert right < wrong
 
@@ -59,26 +66,26 @@ def test_bradley_terry_loss_gradient_pushes_chosen_up_and_rejected_down():
     # d/dr_c [-log sigmoid(r_c - r_r)] = -(1 - sigmoid(0)) = -1/2 at a tie; mean over B = 2 halves it
     chosen = torch.zeros(2, requires_grad=True)
     rejected = torch.zeros(2, requires_grad=True)
-    bradley_terry_loss(chosen, rejected).backward()
+    bradley_terry_loss(chosen, rejected)[0].backward()
     torch.testing.assert_close(chosen.grad, torch.tensor([-0.25, -0.25]))
     torch.testing.assert_close(rejected.grad, torch.tensor([0.25, 0.25]))
 
 
 def test_bradley_terry_loss_margin_is_subtracted_from_the_gap():
     # Llama 2: -log sigmoid(r_c - r_r - m); gap 1, margin 1 -> -log sigmoid(0) = log 2
-    loss = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]), margin=1.0)
+    loss, _ = bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]), margin=1.0)
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
 
 
 def test_bradley_terry_loss_per_pair_margin():
     # pair 1: 1 - 0 - 1 = 0 -> log 2; pair 2: 2 - 0 - 1 = 1 -> log(1 + e^-1)
-    loss = bradley_terry_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), margin=torch.tensor([1.0, 1.0]))
+    loss, _ = bradley_terry_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), margin=torch.tensor([1.0, 1.0]))
     assert loss.item() == pytest.approx((math.log(2) + math.log(1 + math.exp(-1))) / 2, abs=1e-6)
 
 
 def test_bradley_terry_loss_is_finite_for_a_large_wrong_gap():
     # log(sigmoid(-200)) = log(0) = -inf in float32; logsigmoid gives -200
-    loss = bradley_terry_loss(torch.tensor([-100.0]), torch.tensor([100.0]))
+    loss, _ = bradley_terry_loss(torch.tensor([-100.0]), torch.tensor([100.0]))
     assert loss.item() == pytest.approx(200.0, rel=1e-6)
 
 
@@ -229,7 +236,7 @@ def test_reward_model_training_step_leaves_policy_unchanged():
     optimizer = torch.optim.SGD(reward_model.parameters(), lr=1.0)
     ids = torch.tensor([[5, 6, 7, 8], [5, 6, 9, 10]])
     rewards = reward_model(ids, torch.ones_like(ids))
-    bradley_terry_loss(rewards[:1], rewards[1:]).backward()
+    bradley_terry_loss(rewards[:1], rewards[1:])[0].backward()
     optimizer.step()
     assert reward_model.gpt.transformer.wte.weight.grad.abs().sum() > 0, "the trunk is trained too"
     for name, p in policy.state_dict().items():

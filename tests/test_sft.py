@@ -27,26 +27,32 @@ def test_mask_selects_exactly_the_response_tokens():
 
 def test_loss_of_fair_coin_predictions_is_log_2():
     tokens, mask, logits = _setup()
-    assert sft_loss(logits, tokens, mask).item() == pytest.approx(math.log(2))
+    assert sft_loss(logits, tokens, mask)[0].item() == pytest.approx(math.log(2))
 
 
 def test_prompt_token_predictions_do_not_change_the_loss():
     tokens, mask, logits = _setup()
     logits[0, 0] = torch.tensor([-20.0, 20.0])  # predicts token 1 (a prompt token, 0) terribly
-    assert sft_loss(logits, tokens, mask).item() == pytest.approx(math.log(2))
+    assert sft_loss(logits, tokens, mask)[0].item() == pytest.approx(math.log(2))
 
 
 def test_padding_predictions_do_not_change_the_loss():
     tokens, mask, logits = _setup()
     logits[0, 3] = torch.tensor([-20.0, 20.0])  # predicts token 4 (padding, id 0) terribly
-    assert sft_loss(logits, tokens, mask).item() == pytest.approx(math.log(2))
+    assert sft_loss(logits, tokens, mask)[0].item() == pytest.approx(math.log(2))
+
+
+def test_loss_stats_count_the_response_tokens_it_averages_over():
+    tokens, mask, logits = _setup()
+    _, stats = sft_loss(logits, tokens, mask)
+    assert stats == {"response_tokens": 2.0}  # tokens 2 and 3, not the prompt or the padding
 
 
 def test_response_predictions_do_change_the_loss():
     tokens, mask, logits = _setup()
     logits[0, 1] = torch.tensor([-20.0, 20.0])  # predicts token 2 (= 1) with certainty: loss ~ 0
     # mean over the two response tokens: (0 + log 2) / 2
-    assert sft_loss(logits, tokens, mask).item() == pytest.approx(math.log(2) / 2, abs=1e-6)
+    assert sft_loss(logits, tokens, mask)[0].item() == pytest.approx(math.log(2) / 2, abs=1e-6)
 
 
 def test_loss_is_a_mean_over_response_tokens_of_the_whole_batch():
@@ -56,7 +62,7 @@ def test_loss_is_a_mean_over_response_tokens_of_the_whole_batch():
     mask = response_mask(*batch, 5)
     logits = torch.zeros(2, 5, 2)
     logits[1, :, 1] = 30.0
-    assert sft_loss(logits, tokens, mask).item() == pytest.approx(math.log(2) / 5, abs=1e-6)
+    assert sft_loss(logits, tokens, mask)[0].item() == pytest.approx(math.log(2) / 5, abs=1e-6)
 
 
 def test_unshifted_mask_is_rejected_with_the_expected_shape():

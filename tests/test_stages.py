@@ -67,22 +67,22 @@ def test_cached_result_is_computed_once_per_key(tmp_path):
 
 
 def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
-    from minialign import evaluate, hacking
+    from minialign import experiments
     from minialign.ppo import PPOConfig
 
     stages = Stages("tiny", seed=0, cache=tmp_path)
-    sweep = evaluate.dpo_beta_sweep(stages, betas=(0.1, 1.0), steps=2)
+    sweep = experiments.dpo_beta_sweep(stages, betas=(0.1, 1.0), steps=2)
     cfg = PPOConfig(iterations=2, batch_size=4, minibatch_size=2, ppo_epochs=1, max_new_tokens=6, length_bonus=0.1)
-    result = hacking.reward_hacking_experiment(stages, cfg=cfg, n_examples=2)
+    result = experiments.reward_hacking_experiment(stages, cfg=cfg, n_examples=2)
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again although the result is cached")
 
-    monkeypatch.setattr(evaluate, "train_dpo", no_training)
-    monkeypatch.setattr(hacking, "train_ppo", no_training)
+    monkeypatch.setattr(experiments, "train_dpo", no_training)
+    monkeypatch.setattr(experiments, "train_ppo", no_training)
     fresh = Stages("tiny", seed=0, cache=tmp_path)
-    assert evaluate.dpo_beta_sweep(fresh, betas=(0.1, 1.0), steps=2) == sweep
-    again = hacking.reward_hacking_experiment(fresh, cfg=cfg, n_examples=2)
+    assert experiments.dpo_beta_sweep(fresh, betas=(0.1, 1.0), steps=2) == sweep
+    again = experiments.reward_hacking_experiment(fresh, cfg=cfg, n_examples=2)
     assert again["summary"] == result["summary"] and again["examples"] == result["examples"]
     assert {n: log.rows for n, log in again["logs"].items()} == {n: log.rows for n, log in result["logs"].items()}
 
@@ -90,18 +90,18 @@ def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
 def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path, monkeypatch):
     import dataclasses
 
-    from minialign import evaluate
+    from minialign import experiments
 
     stages = Stages("tiny", seed=0, cache=tmp_path)
     seen = []
-    real = evaluate.train_dpo
+    real = experiments.train_dpo
 
     def spy(policy, ref, tok, world, cfg, **kw):
         seen.append(cfg)
         return real(policy, ref, tok, world, cfg, **kw)
 
-    monkeypatch.setattr(evaluate, "train_dpo", spy)
-    row = evaluate.plain_dpo_row(stages)
+    monkeypatch.setattr(experiments, "train_dpo", spy)
+    row = experiments.plain_dpo_row(stages)
     assert row.name == "dpo plain (alpha=0)" and row.n == stages.preset.n_eval_prompts
     assert seen == [dataclasses.replace(stages.config_of("dpo"), nll_weight=0.0)]
     assert stages.config_of("dpo").nll_weight > 0  # the stage is RPO, so the two differ
@@ -109,8 +109,8 @@ def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path,
     def no_training(*args, **kwargs):
         raise AssertionError("trained again although the row is cached")
 
-    monkeypatch.setattr(evaluate, "train_dpo", no_training)
-    assert repr(evaluate.plain_dpo_row(Stages("tiny", seed=0, cache=tmp_path))) == repr(row)  # NaN-safe
+    monkeypatch.setattr(experiments, "train_dpo", no_training)
+    assert repr(experiments.plain_dpo_row(Stages("tiny", seed=0, cache=tmp_path))) == repr(row)  # NaN-safe
 
 
 def test_the_registry_orders_each_stage_after_what_it_needs():

@@ -217,12 +217,12 @@ with torch.no_grad():
 print(f"untrained loss {loss.item():.3f}   ln V = {math.log(V):.3f}")
 
 # %% [markdown] en
-# Now train. `stages.get("base")` runs `minialign.pretrain.main` (600 steps of AdamW on batches of 32
+# Now train. `stages.get("base")` runs `minialign.pretrain.train_pretrain` (600 steps of AdamW on batches of 32
 # windows) and caches the result, so only the first run trains (the cell prints how long it took);
 # afterwards, here and in every later lesson, it loads the model from the cache.
 
 # %% [markdown] zh
-# 现在开始训练。`stages.get("base")` 会运行 `minialign.pretrain.main`（用 AdamW 训练 600 步，每批 32 个文本窗口）并缓存（cache）结果。
+# 现在开始训练。`stages.get("base")` 会运行 `minialign.pretrain.train_pretrain`（用 AdamW 训练 600 步，每批 32 个文本窗口）并缓存（cache）结果。
 # 因此只有第一次运行时才真正训练（单元格会打印训练用了多久）；之后无论在本课还是后面各课，都直接从缓存加载。
 
 # %%

@@ -237,7 +237,8 @@ token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
 loss = -(token_logp * mask).sum() / mask.sum()
 
 print(f"by hand:            {loss.item():.4f}")
-print(f"minialign.sft_loss: {sft.sft_loss(logits, batch.input_ids, mask).item():.4f}")
+package_loss, _ = sft.sft_loss(logits, batch.input_ids, mask)  # (loss, stats), like every loss in the package
+print(f"minialign.sft_loss: {package_loss.item():.4f}")
 
 # %% [markdown] en
 # Now the classic mistakes, each on the same logits:
@@ -258,7 +259,7 @@ no_shift = torch.log_softmax(logits, dim=-1).gather(-1, batch.input_ids.unsqueez
 variants = {
     "correct (shifted, response only)": loss,
     "no shift": -(no_shift * mask).sum() / mask.sum(),
-    "prompt not masked": sft.sft_loss(logits, batch.input_ids, padding_mask(batch.attention_mask)),
+    "prompt not masked": sft.sft_loss(logits, batch.input_ids, padding_mask(batch.attention_mask))[0],
     "plain mean over all entries": -(token_logp * mask).mean(),
 }
 for name, value in variants.items():
@@ -272,7 +273,7 @@ for name, value in variants.items():
 #
 # ## 4. Training
 #
-# `stages.get("sft")` runs `minialign.sft.main`: AdamW on 16,000 demonstrations (single-turn
+# `stages.get("sft")` runs `minialign.sft.train_sft`: AdamW on 16,000 demonstrations (single-turn
 # answers, plus critique → revision and AI-judge transcripts that lesson 8 uses), starting from a
 # copy of the base model.
 
@@ -282,7 +283,7 @@ for name, value in variants.items():
 #
 # ## 4. 训练
 #
-# `stages.get("sft")` 会运行 `minialign.sft.main`：以基座模型的副本为起点，用 AdamW 在 16,000 条示范数据上训练。
+# `stages.get("sft")` 会运行 `minialign.sft.train_sft`：以基座模型的副本为起点，用 AdamW 在 16,000 条示范数据上训练。
 # 这些示范数据包括单轮问答，以及第 8 课要用的“批评 → 修订”对话和 AI 评审（AI judge）对话。
 
 # %%
@@ -325,7 +326,7 @@ from IPython.display import Markdown, display
 
 from minialign import evaluate
 
-rows = [evaluate.evaluate(stages.get(name), stages, name) for name in ("base", "sft")]  # about 10 s each
+rows = [evaluate.evaluate_with_stages(stages.get(name), stages, name) for name in ("base", "sft")]  # about 10 s each
 display(Markdown(evaluate.format_table(rows)))
 plots.plot_eval_bars(rows, metrics={k: v for k, v in plots.EVAL_BAR_METRICS.items() if k != "win_rate"})
 plt.show()

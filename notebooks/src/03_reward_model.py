@@ -150,7 +150,8 @@ loss.backward()
 by_hand = [math.log(1 + math.exp(-(c - r))) for c, r in ((2.0, 0.0), (0.3, 0.8), (1.0, 1.0))]
 print("per pair, torch:  ", [round(x, 4) for x in losses.tolist()])
 print("per pair, by hand:", [round(x, 4) for x in by_hand])
-print(f"mean: ours {loss.item():.4f}, minialign {reward.bradley_terry_loss(r_c, r_r).item():.4f}")
+package_loss, _ = reward.bradley_terry_loss(r_c, r_r)  # (loss, stats), like every loss in the package
+print(f"mean: ours {loss.item():.4f}, minialign {package_loss.item():.4f}")
 # the mean over B = 3 pairs divides each pair's gradient by 3
 print("d loss / d r_c:", [round(x, 4) for x in r_c.grad.tolist()],
       " expected", [round((1 / (1 + math.exp(-(c - r))) - 1) / 3, 4) for c, r in ((2.0, 0.0), (0.3, 0.8), (1.0, 1.0))])
@@ -158,7 +159,7 @@ print("d loss / d r_r:", [round(x, 4) for x in r_r.grad.tolist()])
 
 # only differences matter: adding the same constant to every score changes nothing
 with torch.no_grad():
-    shifted = reward.bradley_terry_loss(r_c + 5.0, r_r + 5.0).item()
+    shifted = reward.bradley_terry_loss(r_c + 5.0, r_r + 5.0)[0].item()
 print(f"\nall scores + 5: loss {shifted:.4f}, accuracy {reward.preference_accuracy(r_c + 5, r_r + 5):.3f} "
       f"(before: {reward.preference_accuracy(r_c.detach(), r_r.detach()):.3f}; the tie counts 1/2)")
 # %% [output]
@@ -225,12 +226,13 @@ print(reward.last_token_index(attention_mask).tolist())
 
 # %% [markdown] en
 # Now the trained reward model. The cell below loads it from the cache, or trains it first:
-# `reward.train_reward_model` starts a `RewardModel` from a copy of the SFT model and runs a short
-# AdamW loop over the pairs of section 1, about one pass (the cell prints the settings).
+# a `RewardModel` starts from a copy of the SFT model (`RewardModel.from_policy`) and
+# `reward.train_reward` runs a short AdamW loop over the pairs of section 1, about one pass (the
+# cell prints the settings).
 
 # %% [markdown] zh
 # 下面换成训练好的奖励模型。下一个单元格会从缓存（cache）加载它，如果缓存里没有就先训练：
-# `reward.train_reward_model` 以监督微调模型的副本为起点构造 `RewardModel`，用 AdamW 在第 1 节的偏好对上训练一小段，大约过一遍数据（单元格会打印具体设置）。
+# 以监督微调模型的副本为起点构造 `RewardModel`（`RewardModel.from_policy`），再由 `reward.train_reward` 用 AdamW 在第 1 节的偏好对上训练一小段，大约过一遍数据（单元格会打印具体设置）。
 
 # %%
 # first run: trains for one to two minutes on a 2-core CPU (plus SFT if it is not cached); later runs: loads from the cache

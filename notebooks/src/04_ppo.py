@@ -79,13 +79,13 @@
 # Summed over the response, the penalty terms are $-\beta \log \pi_\theta(y|x)/\pi_{\text{ref}}(y|x)$, whose
 # expectation under the policy is $-\beta\,\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$: this is the KL-regularised
 # objective of lesson 0, spread over the tokens so that each token pays for its own drift.
-# `ppo.per_token_rewards` builds it; check it on a hand-made batch of two rows (prompt at position 0,
+# `kl_penalty.per_token_rewards` builds it; check it on a hand-made batch of two rows (prompt at position 0,
 # padding at the end):
 
 # %% [markdown] zh
 # 把整条回答上的惩罚项加起来，得到 $-\beta \log \pi_\theta(y|x)/\pi_{\text{ref}}(y|x)$，它在策略下的期望就是 $-\beta\,\mathrm{KL}(\pi_\theta \,\|\, \pi_{\text{ref}})$。
 # 这正是第 0 课的 KL 正则化目标，只不过分摊到了各个词元上，让每个词元为自己造成的偏离买单。
-# `ppo.per_token_rewards` 负责构造它；在一个手工构造的两行批次上检验一下，其中位置 0 是提示，末尾是填充（padding）：
+# `kl_penalty.per_token_rewards` 负责构造它；在一个手工构造的两行批次上检验一下，其中位置 0 是提示，末尾是填充（padding）：
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -94,13 +94,13 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from minialign import evaluate, hacking, oracle, plots, ppo
+from minialign import evaluate, experiments, kl_penalty, logprobs, oracle, plots, ppo
 from minialign.stages import Stages
 
 mask = torch.tensor([[0.0, 1, 1, 1, 0], [0.0, 1, 1, 0, 0]])  # (B, T): response tokens
 kl = torch.tensor([[0.0, 0.2, -0.1, 0.4, 0.0], [0.0, 0.3, 0.1, 0.0, 0.0]])  # per-token k1
 score = torch.tensor([1.0, -0.5])  # the reward model's score of each response
-rewards = ppo.per_token_rewards(score, kl, mask, kl_coef=0.1)  # (B, T)
+rewards = kl_penalty.per_token_rewards(score, kl, mask, kl_coef=0.1)  # (B, T)
 for row in rewards.tolist():
     print([round(x, 4) + 0.0 for x in row])  # + 0.0 turns -0.0 into 0.0
 # by hand, row 0: -0.1 * [0.2, -0.1, 0.4] = [-0.02, 0.01, -0.04], plus the score 1.0 on the last real token (t = 3)
@@ -141,7 +141,7 @@ tokens = torch.multinomial(pi, 20_000, replacement=True, generator=torch.Generat
 logp, ref_logp = pi.log()[tokens], ref.log()[tokens]  # (20000,) what PPO sees: log-probs of sampled tokens
 print(f"exact KL(pi || ref) = {exact:.4f}")
 for kind in ("k1", "k2", "k3"):
-    k = ppo.kl_estimate(logp, ref_logp, kind)
+    k = logprobs.kl_estimate(logp, ref_logp, kind)
     print(f"{kind}: mean {k.mean():.4f}   std {k.std():.3f}   share of negative samples {(k < 0).float().mean():.0%}")
 
 # %% [markdown] en
@@ -293,7 +293,7 @@ plt.show()
 # 给控制器输入一个先偏高、后偏低的 KL：
 
 # %%
-controller = ppo.AdaptiveKLController(init_kl_coef=0.05, target=1.0, horizon=2000)
+controller = kl_penalty.AdaptiveKLController(init_kl_coef=0.05, target=1.0, horizon=2000)
 measured = [3.0] * 30 + [0.4] * 30  # KL per response, one value per iteration of 64 responses
 coefs = []
 for kl_now in measured:
@@ -364,7 +364,7 @@ cfg = stages.config_of("ppo") or ppo.PPOConfig()
 exp = ppo.collect_experience(ppo.PolicyWithValueHead(policy), sft, reward_model, tok,
                              ["How do I get rid of a cold fast?", "What is 7 plus 5?"], cfg,
                              generator=torch.Generator().manual_seed(0))
-rewards = ppo.per_token_rewards(exp.scores, exp.kl, exp.mask, cfg.kl_coef)  # raw score, for reading
+rewards = kl_penalty.per_token_rewards(exp.scores, exp.kl, exp.mask, cfg.kl_coef)  # raw score, for reading
 for row in range(2):
     ids = exp.batch.input_ids[row]
     print(f"\n{tok.decode(ids[: exp.batch.prompt_lens[row]].tolist(), skip_special=False)}")
@@ -398,7 +398,7 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 #
 # Lesson 3 looked for a taste for filler in the reward model: append sentences to a good answer and
 # see whether its score rises while the oracle's falls. What does PPO make of such a flaw?
-# `hacking.reward_hacking_experiment` runs the same short PPO twice from the SFT model, once with
+# `experiments.reward_hacking_experiment` runs the same short PPO twice from the SFT model, once with
 # $\beta = 0$ and once with $\beta = 0.2$, against
 # a reward that makes the flaw explicit: the reward model's score plus a small bonus per response
 # token (reward models are known to favour length; Singhal et al. 2023). It logs what PPO is told
@@ -409,14 +409,14 @@ print(demo.side_by_side(stages, "sft", "ppo", n_per_kind=1, width=40))
 # ## 8. 奖励投机：KL 项为什么必不可少
 #
 # 第 3 课检查过奖励模型是否喜欢废话：在好的回答后面添句子，看它的分数是否上升、预言机（oracle）的分数是否下降。PPO 会怎样利用这样的缺陷？
-# `hacking.reward_hacking_experiment` 从监督微调模型出发，把同一个短程 PPO 跑两遍：一遍 $\beta = 0$，一遍 $\beta = 0.2$。
+# `experiments.reward_hacking_experiment` 从监督微调模型出发，把同一个短程 PPO 跑两遍：一遍 $\beta = 0$，一遍 $\beta = 0.2$。
 # 奖励故意把这个缺陷明明白白地写了进去：奖励模型的分数，再加上每个回答词元一点小小的奖励（奖励模型偏爱长回答是已知现象；Singhal 等，2023）。
 # 实验同时记录 PPO 被要求提高的分数（第一栏：奖励模型加长度奖励）、奖励模型自己的分数、我们真正想要的东西（预言机的分数），
 # 以及有多少回答在 `<|end|>` 之前就被截断。
 
 # %%
 # two short PPO runs (20 iterations each): about a minute on a 2-core CPU the first time, then read from the cache
-result = hacking.reward_hacking_experiment(stages)
+result = experiments.reward_hacking_experiment(stages)
 plots.plot_reward_hacking(result["logs"])
 plt.show()
 for name, s in result["summary"].items():

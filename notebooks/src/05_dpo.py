@@ -454,7 +454,7 @@ for kind, (a, b) in acc.items():
 #
 # Remember that the "dpo" stage is DPO plus the NLL term of section 4 ($\alpha$ = `nll_weight`), that
 # is RPO. To see what that term does, the table adds plain DPO ($\alpha = 0$): the same config, pairs
-# and seed, without it (`evaluate.plain_dpo_row`, one more short training run the first time).
+# and seed, without it (`experiments.plain_dpo_row`, one more short training run the first time).
 
 # %% [markdown] zh
 # ## 6. DPO 把模型变成了什么样
@@ -463,16 +463,16 @@ for kind, (a, b) in acc.items():
 # 另一列是在模型自己的采样上、每个词元到监督微调模型的 KL。KL 衡量训练让模型移动了多远，也就是第 1 节的目标函数所收取的代价。
 #
 # 别忘了，“dpo”这个阶段是 DPO 加上第 4 节的负对数似然项（$\alpha$ = `nll_weight`），也就是 RPO。
-# 为了看清这一项的作用，表中另加一行纯 DPO（$\alpha = 0$）：配置、偏好对和随机种子都相同，只是去掉这一项（`evaluate.plain_dpo_row`，第一次运行时要多训练一小段）。
+# 为了看清这一项的作用，表中另加一行纯 DPO（$\alpha = 0$）：配置、偏好对和随机种子都相同，只是去掉这一项（`experiments.plain_dpo_row`，第一次运行时要多训练一小段）。
 
 # %%
 from IPython.display import Markdown, display
 
-from minialign import demo
+from minialign import demo, experiments
 
 rows = evaluate.compare(stages, {"sft": sft, f"dpo (RPO, alpha={dpo_cfg.nll_weight:g})": policy},
                         baseline=sft)  # win rates against SFT; about 10 s a model
-rows.append(evaluate.plain_dpo_row(stages))  # plain DPO: about two minutes the first time, then cached
+rows.append(experiments.plain_dpo_row(stages))  # plain DPO: about two minutes the first time, then cached
 display(Markdown(evaluate.format_table(rows)))
 print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 
@@ -480,20 +480,20 @@ print(demo.side_by_side(stages, "sft", "dpo", n_per_kind=1, width=40))
 # ## 7. The $\beta$ trade-off
 #
 # Section 2 predicted that a smaller $\beta$ lets the policy drift further from the reference. Test it:
-# `evaluate.dpo_beta_sweep` trains one short DPO run per $\beta$ (40 steps, same pairs, same seed) and
+# `experiments.dpo_beta_sweep` trains one short DPO run per $\beta$ (40 steps, same pairs, same seed) and
 # measures each result's KL to the SFT model and mean oracle reward. The runs use plain DPO
 # (`nll_weight=0`), so that $\beta$ is the only leash.
 
 # %% [markdown] zh
 # ## 7. $\beta$ 的取舍
 #
-# 第 2 节预言：$\beta$ 越小，策略就能离参考模型越远。下面来验证：`evaluate.dpo_beta_sweep` 对每个 $\beta$ 训练一次短程 DPO
+# 第 2 节预言：$\beta$ 越小，策略就能离参考模型越远。下面来验证：`experiments.dpo_beta_sweep` 对每个 $\beta$ 训练一次短程 DPO
 # （40 步，相同的偏好对，相同的随机种子），并测量每个结果到监督微调模型的 KL 和预言机平均奖励。
 # 这几次运行用的是纯 DPO（`nll_weight=0`），让 $\beta$ 成为唯一的那根绳子。
 
 # %%
 # four short DPO runs and four evaluations: about a minute and a half on a 2-core CPU the first time, then cached
-sweep = evaluate.dpo_beta_sweep(stages, betas=(0.03, 0.1, 0.3, 1.0), steps=40, nll_weight=0.0)
+sweep = experiments.dpo_beta_sweep(stages, betas=(0.03, 0.1, 0.3, 1.0), steps=40, nll_weight=0.0)
 for beta, kl, reward_mean in sweep:
     print(f"beta = {beta:<5g} KL per token {kl:.3f}   mean oracle reward {reward_mean:+.3f}")
 plots.plot_beta_sweep(sweep)

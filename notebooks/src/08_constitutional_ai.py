@@ -426,12 +426,12 @@ print(f"the judge kept {ai['ai_pairs']:.0f} of {stages.config_of('rlaif_dpo').dp
 # %%
 from IPython.display import Markdown, display
 
-from minialign import evaluate
+from minialign import evaluate, experiments
 
 # all judged against the SFT model's answers, sampled once, with KL to the SFT model
 rows = evaluate.compare(stages, {"dpo (oracle labels, + NLL)": dpo_model, "rlaif_dpo (AI soft labels)": rlaif_model},
                         baseline=sft_model)  # about 10 s a model
-rows.insert(1, evaluate.plain_dpo_row(stages))  # oracle labels, no NLL term: cached by lesson 5
+rows.insert(1, experiments.plain_dpo_row(stages))  # oracle labels, no NLL term: cached by lesson 5
 display(Markdown(evaluate.format_table(rows)))
 
 # %% [markdown] en
