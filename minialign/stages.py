@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
+from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, rlaif, sft
 from .model import GPT, GPTConfig
 from .tokenizer import Tokenizer, train as train_tokenizer
 from .train import (MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision, pick_device,
@@ -59,7 +59,7 @@ def _cpu() -> Preset:
         GPTConfig(vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128),
         {"base": pretrain.PretrainConfig(), "sft": sft.SFTConfig(),
          "reward": reward.RewardConfig(), "dpo": dpo.DPOConfig(), "orpo": orpo.ORPOConfig(),
-         "sl_cai": cai.SLCAIConfig(), "judge": cai.JudgeConfig(), "rlaif_dpo": cai.RLAIFConfig(),
+         "sl_cai": cai.SLCAIConfig(), "judge": rlaif.JudgeConfig(), "rlaif_dpo": rlaif.RLAIFConfig(),
          "ppo": ppo.PPOConfig(), "grpo": grpo.GRPOConfig()},
     )
 
@@ -79,10 +79,10 @@ def _tiny() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            "judge": cai.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
+            "judge": rlaif.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
             # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
-                                                           loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
+            "rlaif_dpo": rlaif.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
+                                                             loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
             "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
             "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
         },
@@ -105,10 +105,10 @@ def _gpu() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
-            "judge": cai.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
+            "judge": rlaif.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
-                                                           loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
+            "rlaif_dpo": rlaif.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
+                                                             loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
             # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
             "ppo": ppo.PPOConfig(iterations=60, batch_size=256, minibatch_size=64),
             "grpo": grpo.GRPOConfig(iterations=60, prompts_per_iteration=32, group_size=16),
@@ -305,7 +305,7 @@ def _build_orpo(stages: Stages):
 
 BUILDERS: dict[str, Callable[[Stages], tuple[nn.Module, MetricsLog]]] = {
     "base": _build_base, "sft": _build_sft, "reward": _build_reward, "dpo": _build_dpo, "orpo": _build_orpo,
-    "sl_cai": cai.build_sl_cai, "judge": cai.build_judge, "rlaif_dpo": cai.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
+    "sl_cai": cai.build_sl_cai, "judge": rlaif.build_judge, "rlaif_dpo": rlaif.build_rlaif_dpo, "ppo": ppo.build_ppo, "grpo": grpo.build_grpo,
 }
 REQUIRES: dict[str, tuple[str, ...]] = {
     "base": (), "sft": ("base",), "reward": ("sft",), "dpo": ("sft",), "orpo": ("sft",),
