@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from . import cai, evaluate, grpo, reward
+from . import critique_eval, evaluate, grpo, reward, rlaif
 
 if TYPE_CHECKING:
     from .stages import Stages
@@ -109,13 +109,14 @@ def cai_transcripts(stages: Stages) -> dict:
     prompts = {p.text: p for ps in evaluate.eval_splits(stages.world).values() for p in ps}
     key = {"sft": stages.identity("sft"), "judge": stages.identity("judge"), "critique": repr(cfg.critique),
            "prompts": sorted({r["prompt"] for r in sft_records}), "samples": stages.preset.eval_samples,
-           "v": cai.TRANSCRIPT_VERSION}
+           "v": critique_eval.TRANSCRIPT_VERSION}
 
     def compute() -> dict:
         critic, tok = stages.get("judge"), stages.tokenizer
-        loop, loop_records = cai.loop_on_records(sft_records, prompts, critic, tok, cfg.critique, stages.seed)
-        probe = cai.critique_probe([r for r in sft_records if r["sample"] == 0], prompts, critic, tok,
-                                   max_new_tokens=cfg.critique.max_new_tokens, min_room=cfg.critique.min_room)
+        loop, loop_records = critique_eval.loop_on_records(sft_records, prompts, critic, tok, cfg.critique, stages.seed)
+        first_samples = [r for r in sft_records if r["sample"] == 0]
+        probe = critique_eval.critique_probe(first_samples, prompts, critic, tok,
+                                             max_new_tokens=cfg.critique.max_new_tokens, min_room=cfg.critique.min_room)
         return {"transcripts": probe + loop, "loop_records": loop_records}
 
     return stages.cached_result("cai-transcripts", key, compute)
@@ -124,18 +125,18 @@ def cai_transcripts(stages: Stages) -> dict:
 def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
     """What the critique -> revise loop does, measured against the oracle on the evaluation's
     prompts (both held-out splits): per principle, critique precision and recall and what the
-    revisions do (`cai.critique_report`), from the probe (every principle on SFT's first sample
-    of every prompt) and from the loop itself; and the loop's harmful compliance, over-refusal
-    and accuracies next to SFT's on the same samples, weighed as the table weighs them.
-    SL-CAI's own row is in the table."""
+    revisions do (`critique_eval.critique_report`), from the probe (every principle on SFT's
+    first sample of every prompt) and from the loop itself; and the loop's harmful compliance,
+    over-refusal and accuracies next to SFT's on the same samples, weighed as the table weighs
+    them. SL-CAI's own row is in the table."""
     from .evalstats import RATES, summarize
     from .pipeline import model_records
 
     got = cai_transcripts(stages)
     probe = [t for t in got["transcripts"] if t["run"] == "probe"]
-    out = {f"probe, {k}": v for k, v in cai.critique_report(probe).items()}
+    out = {f"probe, {k}": v for k, v in critique_eval.critique_report(probe).items()}
     loop = [t for t in got["transcripts"] if t["run"] == "loop"]
-    out.update({f"loop, {k}": v for k, v in cai.critique_report(loop).items()})
+    out.update({f"loop, {k}": v for k, v in critique_eval.critique_report(loop).items()})
 
     summary = summarize(model_records(stages, "sft")["records"] + got["loop_records"], baseline="sft",
                         n_boot=1, seed=stages.seed)
@@ -150,8 +151,8 @@ def sl_cai_diagnostics(stages: Stages) -> dict[str, float]:
 def judge_diagnostics(stages: Stages) -> dict[str, float]:
     """Agreement with the oracle on held-out pairs (both orders) of the SFT model as judge and of
     the feedback model (stage 'judge', which labels RLAIF-DPO's pairs), per prompt kind."""
-    sft_report = cai.judge_agreement_report(stages.get("sft"), stages.tokenizer, stages.world)
-    report = cai.judge_agreement_report(stages.get("judge"), stages.tokenizer, stages.world)
+    sft_report = rlaif.judge_agreement_report(stages.get("sft"), stages.tokenizer, stages.world)
+    report = rlaif.judge_agreement_report(stages.get("judge"), stages.tokenizer, stages.world)
     out = {"sft as judge, agreement with the oracle (held-out pairs)": sft_report["all"],
            "judge agreement with the oracle (held-out pairs)": report["all"]}
     out.update({f"judge agreement on {k} pairs": v for k, v in report.items() if k not in ("all", "too_long")})

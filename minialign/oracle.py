@@ -168,7 +168,7 @@ PRINCIPLE_FLAWS = {
 def flaw(principle: str, prompt: Prompt, response: str) -> bool:
     """The oracle's view of a response under one principle of the constitution: True when the
     response has the flaw the principle's critique should name (see PRINCIPLE_FLAWS). The
-    ground truth of critique precision and recall (`cai.critique_report`)."""
+    ground truth of critique precision and recall (`critique_eval.critique_report`)."""
     if principle not in PRINCIPLE_FLAWS:
         raise ValueError(f"principle must be one of {sorted(PRINCIPLE_FLAWS)}, got {principle!r}")
     if principle == "harm":

@@ -145,7 +145,7 @@ def _save(fig, path: str | Path | None) -> None:
 
 
 def plot_red_team(rows, path: str | Path | None = None, ax=None, title: str = "red team: harmful compliance and over-refusal"):
-    """Grouped bars from `cai.red_team_rows`: harmful compliance per harm category, and
+    """Grouped bars from `redteam.red_team_rows`: harmful compliance per harm category, and
     over-refusal on the benign-but-scary prompts, one bar per model."""
     own = ax is None
     if own:

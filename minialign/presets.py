@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, sft
+from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, rlaif, sft
 from .model import GPTConfig
 from .train import LoopConfig
 
@@ -52,9 +52,9 @@ def _tiny() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=200, batch_size=8, loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2)),
             "sl_cai": cai.SLCAIConfig(critique=cai.CritiqueConfig(max_new_tokens=16), n_per_kind={"harmful": 12},
                                       batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
-            "judge": cai.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
+            "judge": rlaif.JudgeConfig(n_labels=200, batch_size=8, loop=LoopConfig(steps=5, lr=1e-3, warmup_steps=1)),
             # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
+            "rlaif_dpo": rlaif.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=200, batch_size=8, nll_weight=0.0,
                                                            loop=LoopConfig(steps=10, lr=1e-3, warmup_steps=2))),
             "ppo": ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1, max_new_tokens=8),
             "grpo": grpo.GRPOConfig(iterations=2, prompts_per_iteration=2, group_size=4, max_new_tokens=8),
@@ -76,9 +76,9 @@ def _gpu() -> Preset:
             "orpo": orpo.ORPOConfig(n_pairs=12000, batch_size=64, loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0)),
             "sl_cai": cai.SLCAIConfig(n_per_kind={"harmful": 768},
                                       batch_size=64, loop=LoopConfig(steps=150, lr=1e-4, warmup_steps=10, weight_decay=0.0)),
-            "judge": cai.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
+            "judge": rlaif.JudgeConfig(n_labels=12000, batch_size=64, loop=LoopConfig(steps=800, lr=3e-4, warmup_steps=20, weight_decay=0.0)),
             # RLAIF-DPO runs the 'dpo' stage's pairs and loop on AI labels, without the NLL term
-            "rlaif_dpo": cai.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
+            "rlaif_dpo": rlaif.RLAIFConfig(dpo=dpo.DPOConfig(n_pairs=12000, batch_size=64, nll_weight=0.0,
                                                            loop=LoopConfig(steps=300, lr=1e-4, warmup_steps=20, weight_decay=0.0))),
             # not tuned on a GPU yet: the cpu values with 4x the rollouts per iteration
             "ppo": ppo.PPOConfig(iterations=60, batch_size=256, minibatch_size=64),

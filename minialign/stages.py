@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 
 import torch.nn as nn
 
-from . import cai, demo, diagnostics, dpo, grpo, orpo, ppo, pretrain, reward, sft
+from . import cai, demo, diagnostics, dpo, grpo, orpo, ppo, pretrain, reward, rlaif, sft
 from .model import GPT
 from .presets import PRESETS, Preset, get_preset
 from .settings import apply_settings
@@ -298,7 +298,7 @@ def _build_grpo(stages: Stages):
 def _build_judge(stages: Stages):
     # the feedback model: the SFT model fine-tuned on comparisons and critiques
     model = stages.fresh_copy("sft")
-    log = cai.train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
+    log = rlaif.train_judge(model, stages.tokenizer, stages.world, stages.config_of("judge"))
     return model, log
 
 
@@ -314,7 +314,7 @@ def _build_sl_cai(stages: Stages):
 def _build_rlaif_dpo(stages: Stages):
     # DPO from SFT on pairs labelled by the feedback model; as in 'dpo', the reference is a separate copy
     policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
-    log, labels = cai.train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
+    log, labels = rlaif.train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
                                       stages.config_of("rlaif_dpo"))
     log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
             ai_pairs=len(labels.pairs))
@@ -360,10 +360,10 @@ _ENTRIES = [
     Stage("orpo", _build_orpo, orpo.ORPOConfig, ("sft",), demo=demo.demo_policy),
     Stage("grpo", _build_grpo, grpo.GRPOConfig, ("sft",), diagnostics=diagnostics.grpo_diagnostics,
           demo=demo.demo_policy),
-    Stage("judge", _build_judge, cai.JudgeConfig, ("sft",), policy=False, diagnostics=diagnostics.judge_diagnostics),
+    Stage("judge", _build_judge, rlaif.JudgeConfig, ("sft",), policy=False, diagnostics=diagnostics.judge_diagnostics),
     Stage("sl_cai", _build_sl_cai, cai.SLCAIConfig, ("sft", "judge"), diagnostics=diagnostics.sl_cai_diagnostics,
           demo=demo.demo_policy, aliases=("cai",)),
-    Stage("rlaif_dpo", _build_rlaif_dpo, cai.RLAIFConfig, ("sft", "judge"), demo=demo.demo_policy,
+    Stage("rlaif_dpo", _build_rlaif_dpo, rlaif.RLAIFConfig, ("sft", "judge"), demo=demo.demo_policy,
           aliases=("rlaif",)),
 ]
 STAGES: dict[str, Stage] = {s.name: s for s in _ENTRIES}

@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from minialign import cai, dpo, oracle
+from minialign import cai, critique_eval, dpo, oracle, rlaif
 from minialign.world import PRINCIPLE_QUESTIONS, PRINCIPLES, MiniWorld, Prompt, WorldConfig
 
 
@@ -57,16 +57,16 @@ def test_an_unknown_principle_is_refused_by_name():
     ("", "honesty", False),
 ])
 def test_a_critique_flags_when_it_names_its_principle_s_flaw(critique, principle, flagged):
-    assert cai.is_flagged(critique, principle) is flagged
+    assert critique_eval.is_flagged(critique, principle) is flagged
 
 
 def test_critic_transcripts_carry_the_oracle_s_verdict(world):
     rng = random.Random(0)
-    vocabulary = cai.critic_vocabulary(world)
+    vocabulary = rlaif.critic_vocabulary(world)
     prompts = {p.text: p for p in world.prompts("train")}
     seen = {True: 0, False: 0}
     for _ in range(400):
-        turns = cai.critic_transcript(world, rng, 0.5, 0.3, vocabulary)
+        turns = rlaif.critic_transcript(world, rng, 0.5, 0.3, vocabulary)
         assert [r for r, _ in turns] == ["user", "assistant"] * 3
         prompt, response, critique, revision = prompts[turns[0][1]], turns[1][1], turns[3][1], turns[5][1]
         principle = next(n for n, (c, _) in PRINCIPLES.items() if c == turns[2][1])
@@ -91,7 +91,7 @@ def test_critique_report_counts_as_defined():
     records = [{"rounds": [rnd("harm", True, True, -2.0, 1.5), rnd("harm", True, False, 1.5, 1.0)]},
                {"rounds": [rnd("harm", False, True, -2.0, -2.0), rnd("harm", False, False, 1.0, 1.0)]},
                {"rounds": [rnd("harm", False, False, 1.0, 0.5), rnd("harm", False, True, -2.0, -2.0)]}]
-    report = cai.critique_report(records)
+    report = critique_eval.critique_report(records)
     # 2 flags, 1 right: precision 1/2; 3 flawed responses, 1 flagged: recall 1/3
     assert report["harm: critique precision"] == 0.5 and report["harm: critique recall"] == pytest.approx(1 / 3)
     # 4 fine critiques, 3 revisions keep the score; 2 flags, 1 raises it
@@ -99,7 +99,8 @@ def test_critique_report_counts_as_defined():
     assert report["harm: raise after flag"] == 0.5
     assert report["harm: rounds"] == 6.0
     # no flag at all: precision is undefined, not 0 or 1
-    assert math.isnan(cai.critique_report([{"rounds": [rnd("caution", False, False, 1.0, 1.0)]}])["caution: critique precision"])
+    report = critique_eval.critique_report([{"rounds": [rnd("caution", False, False, 1.0, 1.0)]}])
+    assert math.isnan(report["caution: critique precision"])
 
 
 def test_per_pair_label_smoothing_is_cdpo_pair_by_pair():
@@ -119,18 +120,18 @@ def test_soft_labels_are_the_judge_s_doubt():
     from minialign.preferences import PreferencePair
 
     pairs = [PreferencePair("x", "a", "b", "factual", meta={"ai_p_chosen": p}) for p in (0.9, 0.6, 1.0)]
-    labels = cai.AILabels(pairs, torch.tensor([0.9, 0.4, 1.0]), 1.0, 1.0)
-    assert cai.soft_label_smoothing(labels) == pytest.approx([0.1, 0.4, 0.0])
+    labels = rlaif.AILabels(pairs, torch.tensor([0.9, 0.4, 1.0]), 1.0, 1.0)
+    assert rlaif.soft_label_smoothing(labels) == pytest.approx([0.1, 0.4, 0.0])
 
 
 def test_each_comparison_is_asked_under_a_sampled_principle():
-    questions = cai.rlaif_questions(cai.default_constitution(), 400, seed=0)
+    questions = rlaif.rlaif_questions(cai.default_constitution(), 400, seed=0)
     assert set(questions) == set(PRINCIPLE_QUESTIONS.values())
-    assert questions == cai.rlaif_questions(cai.default_constitution(), 400, seed=0)
-    assert questions != cai.rlaif_questions(cai.default_constitution(), 400, seed=1)
+    assert questions == rlaif.rlaif_questions(cai.default_constitution(), 400, seed=0)
+    assert questions != rlaif.rlaif_questions(cai.default_constitution(), 400, seed=1)
     # about a quarter each
     assert all(60 < questions.count(q) < 140 for q in PRINCIPLE_QUESTIONS.values())
-    only = cai.rlaif_questions(cai.default_constitution().subset(["harm"]), 10, seed=0)
+    only = rlaif.rlaif_questions(cai.default_constitution().subset(["harm"]), 10, seed=0)
     assert set(only) == {PRINCIPLE_QUESTIONS["harm"]}
 
 
@@ -138,7 +139,7 @@ def test_comparison_demonstrations_follow_their_principle(world):
     rng = random.Random(0)
     asked = set()
     for _ in range(300):
-        demo = cai.principle_judge_demo(world, rng)
+        demo = rlaif.principle_judge_demo(world, rng)
         if demo is None:
             continue
         text, verdict = demo
@@ -153,7 +154,7 @@ def test_a_comparison_s_verdict_is_the_principle_s_preference(world):
     rng = random.Random(3)
     seen = 0
     for _ in range(600):
-        demo = cai.principle_judge_demo(world, rng)
+        demo = rlaif.principle_judge_demo(world, rng)
         if demo is None:
             continue
         text, verdict = demo

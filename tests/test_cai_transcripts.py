@@ -1,7 +1,8 @@
 """The pipeline's cai_transcripts.jsonl holds every critique -> revise transcript, and the stage
 diagnostics of the loop are recomputable from it.
 
-The recomputation here is written from the definitions, not with minialign.cai or evalstats."""
+The recomputation here is written from the definitions, not with minialign.cai,
+minialign.critique_eval or evalstats."""
 
 import json
 import math

@@ -12,7 +12,7 @@ from minialign.orpo import ORPOConfig, train_orpo
 from minialign.preferences import PreferencePair, encode_pairs, make_pairs, response_logps
 from minialign.reward import RewardConfig, RewardModel, pair_rewards, reward_accuracy, score_texts, train_reward
 from minialign.tokenizer import train
-from minialign.stages import REQUIRES, Stages
+from minialign.stages import STAGES, Stages
 from minialign.train import LoopConfig, save_checkpoint
 from minialign.world import MiniWorld
 
@@ -196,4 +196,4 @@ def test_reward_stage_reloads_from_the_cache_as_a_reward_model_not_a_gpt(tmp_pat
     loaded = stages.get("reward")  # from the cache: nothing upstream is trained
     assert isinstance(loaded, RewardModel)
     assert all(torch.equal(a, b) for a, b in zip(rm.state_dict().values(), loaded.state_dict().values()))
-    assert REQUIRES["reward"] == REQUIRES["dpo"] == REQUIRES["orpo"] == ("sft",)
+    assert STAGES["reward"].requires == STAGES["dpo"].requires == STAGES["orpo"].requires == ("sft",)

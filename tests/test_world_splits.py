@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from minialign import cai, data, grpo, preferences
+from minialign import cai, data, grpo, preferences, rlaif
 from minialign.tokenizer import ASSISTANT, END, USER
 from minialign.tokenizer import train as train_tokenizer
 from minialign.world import (ADVICE, BENIGN, EVAL_SPLITS, HARM_CATEGORIES, HARMFUL, KINDS, SPLITS, MiniWorld,
@@ -127,9 +127,9 @@ def test_no_post_training_source_contains_a_held_out_prompt(world, tok):
             data.sft_examples(world, tok, 4000, seed=1, block_size=BLOCK), tok),
         "critique transcripts that name flaws": _decoded(
             data.sft_examples(world, tok, 1500, seed=2, block_size=BLOCK, mix=(0.0, 1.0, 0.0), flaw_rate=0.6), tok),
-        "judge demonstrations": _decoded(cai.judge_examples(world, tok, 2000, seed=3, block_size=BLOCK), tok),
+        "judge demonstrations": _decoded(rlaif.judge_examples(world, tok, 2000, seed=3, block_size=BLOCK), tok),
         "the feedback model's critique transcripts": _decoded(
-            cai.critic_examples(world, tok, 1500, seed=7, block_size=BLOCK), tok),
+            rlaif.critic_examples(world, tok, 1500, seed=7, block_size=BLOCK), tok),
         "grpo anchor conversations": _decoded(grpo.anchor_examples(world, tok, 1000, seed=4, block_size=BLOCK), tok),
         "preference pairs (reward model, DPO, ORPO, RLAIF)": [
             f"{USER} {p.prompt}{ASSISTANT} {p.chosen}{END} {p.rejected}" for p in

@@ -57,7 +57,7 @@ import random
 import matplotlib.pyplot as plt
 import torch
 
-from minialign import cai, plots
+from minialign import cai, plots, rollout
 from minialign.stages import Stages
 
 stages = Stages("cpu", seed=0)
@@ -124,7 +124,7 @@ examples = [  # (prompt, style of the response, principle asked)
 ]
 responses = [world.respond(prompt, style, rng) for prompt, style, _ in examples]
 for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.items():
-    generate_one = cai.model_generate(critic, tok, temperature=0.0)  # a batch of conversations -> replies
+    generate_one = rollout.model_generate(critic, tok, temperature=0.0)  # a batch of conversations -> replies
     print(f"=== critic: {critic_name}")
     for (prompt, _, name), response in zip(examples, responses):
         step = cai.critique_revise_step(lambda turns: generate_one([turns])[0], prompt.text, response, constitution[name])
@@ -134,28 +134,28 @@ for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.ite
 # %% [markdown] en
 # ## 3. Critiques measured against the oracle
 #
-# A critique *flags* when it names the flaw of its principle (`cai.is_flagged`). Under each principle the oracle knows
-# whether the response has that flaw (`oracle.flaw`): harmful content for harm, a wrong answer for
-# honesty, a refused safe request for helpful, overconfident advice for caution. So every critique
-# can be scored, as a classifier is: **precision**, the share of flags that are right, and
-# **recall**, the share of flawed responses that get flagged. And every revision: after a "fine"
-# critique it should *keep* the response's oracle score (change nothing), after a flag it should
-# *raise* it. `cai.critique_probe` asks every principle once about each response; here the SFT
-# model's own samples to a third of the held-out prompts of both splits (the evaluation's samples,
-# `pipeline.model_records`), for each critic:
+# A critique *flags* when it names the flaw of its principle (`critique_eval.is_flagged`). Under
+# each principle the oracle knows whether the response has that flaw (`oracle.flaw`): harmful
+# content for harm, a wrong answer for honesty, a refused safe request for helpful, overconfident
+# advice for caution. So every critique can be scored, as a classifier is: **precision**, the
+# share of flags that are right, and **recall**, the share of flawed responses that get flagged.
+# And every revision: after a "fine" critique it should *keep* the response's oracle score
+# (change nothing), after a flag it should *raise* it. `critique_eval.critique_probe` asks every
+# principle once about each response; here the SFT model's own samples to a third of the held-out
+# prompts of both splits (the evaluation's samples, `pipeline.model_records`), for each critic:
 
 # %% [markdown] zh
 # ## 3. 用预言机衡量批评
 #
-# 批评如果指出了它所依据的那条原则针对的缺陷，就说它**报出**（flag）了缺陷（`cai.is_flagged`）。在每条原则下，预言机都知道回答是否有这条原则所针对的缺陷（`oracle.flaw`）：
+# 批评如果指出了它所依据的那条原则针对的缺陷，就说它**报出**（flag）了缺陷（`critique_eval.is_flagged`）。在每条原则下，预言机都知道回答是否有这条原则所针对的缺陷（`oracle.flaw`）：
 # 伤害原则看回答里有没有有害内容，诚实原则看答案错没错，有用原则看是否拒绝了安全的请求，谨慎原则看建议是否过于自信。
 # 因此每条批评都可以像分类器一样打分：**精确率**（precision）是报出的缺陷中确有其事的比例，**召回率**（recall）是有缺陷的回答中被报出的比例。
 # 每次修订也可以打分：批评说“没问题”之后，修订应当**保持**回答的预言机得分（什么都不改）；批评报出缺陷之后，修订应当**提高**得分。
-# `cai.critique_probe` 用每条原则对每个回答各问一次；这里用的是监督微调模型对两个留出划分中三分之一提示的采样回答
+# `critique_eval.critique_probe` 用每条原则对每个回答各问一次；这里用的是监督微调模型对两个留出划分中三分之一提示的采样回答
 # （即评估所用的样本，`pipeline.model_records`），两个批评者各测一遍：
 
 # %%
-from minialign import evalstats, pipeline
+from minialign import critique_eval, evalstats, pipeline
 
 # the evaluation's samples of the SFT model (lesson 9 reads the same ones); first run: about 30 s
 sft_records = pipeline.model_records(stages, "sft")["records"]
@@ -165,8 +165,8 @@ print(f"{len(probed)} responses, each critiqued under {len(constitution)} princi
 print(f"{'critic':<15} {'principle':<9} {'flaws':>5} {'flags':>5} {'precision':>9} {'recall':>6} {'keep after fine':>15} {'raise after flag':>16}")
 probes = {}
 for critic_name, critic in {"sft": sft_model, "feedback model": judge_model}.items():
-    probes[critic_name] = cai.critique_probe(probed, held_out, critic, tok)
-    report = cai.critique_report(probes[critic_name])
+    probes[critic_name] = critique_eval.critique_probe(probed, held_out, critic, tok)
+    report = critique_eval.critique_report(probes[critic_name])
     for name in constitution.names:
         rounds = [r for t in probes[critic_name] for r in t["rounds"] if r["principle"] == name]
         flaws, flags = sum(r["oracle_flaw"] for r in rounds), sum(r["flagged"] for r in rounds)
@@ -214,16 +214,17 @@ show(wrong)
 # The loop runs two rounds (`cai.CritiqueConfig()`: the harm and helpful principles, one each, in a
 # random order), each critiquing the latest revision. On the same SFT samples, critiques and
 # revisions by the feedback model, with every rate of the evaluation table before and after
-# (`cai.loop_on_records`; about 15 s):
+# (`critique_eval.loop_on_records`; about 15 s):
 
 # %% [markdown] zh
 # ## 4. 循环，以及 SL-CAI
 #
 # 循环跑两轮（`cai.CritiqueConfig()`：伤害原则和有用原则各一轮，顺序随机），每一轮批评的都是最新的修订。
-# 下面在同样的监督微调样本上运行，批评和修订都由反馈模型来写，并给出循环前后评估表中的每一项比率（`cai.loop_on_records`，约 15 秒）：
+# 下面在同样的监督微调样本上运行，批评和修订都由反馈模型来写，并给出循环前后评估表中的每一项比率（`critique_eval.loop_on_records`，约 15 秒）：
 
 # %%
-loop_transcripts, loop_records = cai.loop_on_records(probed, held_out, judge_model, tok, cai.CritiqueConfig(), seed=0)
+loop_transcripts, loop_records = critique_eval.loop_on_records(probed, held_out, judge_model, tok, cai.CritiqueConfig(),
+                                                               seed=0)
 summary = evalstats.summarize(probed + loop_records, baseline="sft", n_boot=200, seed=0)
 columns = ("reward", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
 print(f"{'split':<14} {'model':<11} " + " ".join(f"{c.replace('_', ' '):>20}" for c in columns))
@@ -295,25 +296,27 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 import math
 
+from minialign import rlaif
+
 logit = lambda p: torch.tensor(math.log(p / (1 - p)))  # a logit difference with sigmoid(logit) = p
 a_first, b_first = logit(0.7), torch.tensor(0.0)  # response 1 shown as (A): p(A) = 0.7
 a_swapped, b_swapped = logit(0.6), torch.tensor(0.0)  # response 1 shown as (B): p(A) = 0.6
-print(f"first order alone:    p(1 better) = {torch.sigmoid(a_first - b_first).item():.2f}")
-print(f"swapped order alone:  p(1 better) = {torch.sigmoid(b_swapped - a_swapped).item():.2f}")
-print(f"cai.judge_soft_label: p(1 better) = {cai.judge_soft_label(a_first, b_first, a_swapped, b_swapped).item():.2f}")
+print(f"first order alone:      p(1 better) = {torch.sigmoid(a_first - b_first).item():.2f}")
+print(f"swapped order alone:    p(1 better) = {torch.sigmoid(b_swapped - a_swapped).item():.2f}")
+print(f"rlaif.judge_soft_label: p(1 better) = {rlaif.judge_soft_label(a_first, b_first, a_swapped, b_swapped).item():.2f}")
 # %% [output]
-# first order alone:    p(1 better) = 0.70
-# swapped order alone:  p(1 better) = 0.40
-# cai.judge_soft_label: p(1 better) = 0.55
+# first order alone:      p(1 better) = 0.70
+# swapped order alone:    p(1 better) = 0.40
+# rlaif.judge_soft_label: p(1 better) = 0.55
 
 # %% [markdown] en
 # Now the SFT model as judge, on 200 held-out pairs whose better response the oracle knows
-# (noiseless labels). `cai.option_logits` gives the two logits for each judge prompt; we ask every
+# (noiseless labels). `rlaif.option_logits` gives the two logits for each judge prompt; we ask every
 # pair in both orders, the oracle's better response first and then second:
 
 # %% [markdown] zh
 # 现在让监督微调模型当评审，在 200 个留出（held-out）偏好对上测试，预言机知道每对中哪个回答更好（无噪声标签）。
-# `cai.option_logits` 给出每个评审提示的两个 logits；每个偏好对都按两种顺序各问一次，先把预言机认为更好的回答放在前面，再放在后面：
+# `rlaif.option_logits` 给出每个评审提示的两个 logits；每个偏好对都按两种顺序各问一次，先把预言机认为更好的回答放在前面，再放在后面：
 
 # %%
 from minialign.preferences import make_pairs
@@ -322,21 +325,21 @@ from minialign.world import JUDGE_QUESTIONS
 pairs = make_pairs(world, 200, seed=7, split="eval", label_temperature=0.0)  # chosen = the oracle's better response
 n = len(pairs)
 question = JUDGE_QUESTIONS["helpful"]
-logits = cai.option_logits(sft_model, tok, [q.prompt for q in pairs] * 2,
-                           [q.chosen for q in pairs] + [q.rejected for q in pairs],
-                           [q.rejected for q in pairs] + [q.chosen for q in pairs], question)  # (2n, 2): logits of " A", " B"
+logits = rlaif.option_logits(sft_model, tok, [q.prompt for q in pairs] * 2,
+                             [q.chosen for q in pairs] + [q.rejected for q in pairs],
+                             [q.rejected for q in pairs] + [q.chosen for q in pairs], question)  # (2n, 2): logits of " A", " B"
 p_a_first = torch.sigmoid(logits[:n, 0] - logits[:n, 1])  # (n,) p(A), better response shown as (A)
 p_a_swapped = torch.sigmoid(logits[n:, 0] - logits[n:, 1])  # (n,) p(A), better response shown as (B)
-soft = cai.judge_soft_label(logits[:n, 0], logits[:n, 1], logits[n:, 0], logits[n:, 1])  # (n,) p(better response wins)
+soft = rlaif.judge_soft_label(logits[:n, 0], logits[:n, 1], logits[n:, 0], logits[n:, 1])  # (n,) p(better response wins)
 better_first = torch.ones(n, dtype=torch.bool)
 print(f"mean p(A): better response in A {p_a_first.mean():.2f}, in B {p_a_swapped.mean():.2f}  "
       f"(an unbiased judge: the two add up to 1, here {p_a_first.mean() + p_a_swapped.mean():.2f})")
-print(f"agreement with the oracle, first order only:   {cai.agreement(p_a_first, better_first):.0%}")
-print(f"agreement with the oracle, swapped order only: {cai.agreement(1 - p_a_swapped, better_first):.0%}")
-print(f"agreement with the oracle, both orders:        {cai.agreement(soft, better_first):.0%}")
+print(f"agreement with the oracle, first order only:   {rlaif.agreement(p_a_first, better_first):.0%}")
+print(f"agreement with the oracle, swapped order only: {rlaif.agreement(1 - p_a_swapped, better_first):.0%}")
+print(f"agreement with the oracle, both orders:        {rlaif.agreement(soft, better_first):.0%}")
 for kind in ("factual", "arithmetic", "harmful", "benign", "advice"):
     idx = [i for i, q in enumerate(pairs) if q.kind == kind]
-    print(f"    {kind:<10} {len(idx):>3} pairs  {cai.agreement(soft[idx], better_first[idx]):.0%}")
+    print(f"    {kind:<10} {len(idx):>3} pairs  {rlaif.agreement(soft[idx], better_first[idx]):.0%}")
 shown_first = torch.arange(n) % 2 == 0  # for the histogram, show the better response first in every other pair
 plots.plot_judge_labels(torch.where(shown_first, soft, 1 - soft), shown_first)
 plt.show()
@@ -352,11 +355,11 @@ plt.show()
 # few to judge or critique well (sections 3 and 5 measure both). Bai et al.
 # and Lee et al. label with a model far larger than the one they train; ours has to get its practice
 # instead. The feedback model, `stages.get("judge")`, is a copy of the SFT model fine-tuned on
-# `JudgeConfig.n_labels` oracle verdicts on training-split prompts (`cai.train_judge`): half are
+# `JudgeConfig.n_labels` oracle verdicts on training-split prompts (`rlaif.train_judge`): half are
 # comparisons asked under a principle of the constitution ("... Which response is more honest?" →
 # "The answer is A."), the rest critique → revision transcripts whose verdict is the oracle's; where
 # the prompt kind can have the flaw its principle looks for, the response has it half the time
-# (`JudgeConfig.flaw_rate`, `cai.critic_transcript`). The held-out pairs above stay unseen. Same
+# (`JudgeConfig.flaw_rate`, `rlaif.critic_transcript`). The held-out pairs above stay unseen. Same
 # measurement, both orders:
 
 # %% [markdown] zh
@@ -366,14 +369,14 @@ plt.show()
 #
 # 评审提示和批评对话在监督微调模型的示范数据里只占一小部分，数量太少，它当不好评审，也当不好批评者（第 3 节和第 5 节分别测量了这两点）。
 # Bai 等人和 Lee 等人都用比被训练模型大得多的模型来打标签；我们的模型只能靠多练习来弥补。
-# 反馈模型 `stages.get("judge")` 是把监督微调模型复制一份，在训练划分提示上的 `JudgeConfig.n_labels` 条预言机裁决上微调而成（`cai.train_judge`）：
+# 反馈模型 `stages.get("judge")` 是把监督微调模型复制一份，在训练划分提示上的 `JudgeConfig.n_labels` 条预言机裁决上微调而成（`rlaif.train_judge`）：
 # 其中一半是按宪法中某条原则提问的比较（“... Which response is more honest?” → “The answer is A.”），
-# 其余是裁决来自预言机的“批评 → 修订”对话；只要这类提示可能出现该原则所针对的缺陷，回答就有一半的概率带有它（`JudgeConfig.flaw_rate`、`cai.critic_transcript`）。
+# 其余是裁决来自预言机的“批评 → 修订”对话；只要这类提示可能出现该原则所针对的缺陷，回答就有一半的概率带有它（`JudgeConfig.flaw_rate`、`rlaif.critic_transcript`）。
 # 上面用到的留出偏好对它从未见过。同样的测量，两种顺序都问：
 
 # %%
 for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.items():
-    report = cai.judge_agreement_report(model, tok, world, n=200, seed=7)
+    report = rlaif.judge_agreement_report(model, tok, world, n=200, seed=7)
     per_kind = "  ".join(f"{kind} {report[kind]:.0%}" for kind in ("factual", "arithmetic", "harmful", "benign", "advice"))
     print(f"{name:<15} all {report['all']:.0%}   {per_kind}")
 
@@ -387,9 +390,9 @@ for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.it
 # `stages.get("rlaif_dpo")` is the RL phase of Constitutional AI as Bai et al. define it, with DPO
 # in place of PPO. It draws the same training pairs as the DPO stage of lesson 5 and asks the
 # feedback model about each one under a principle drawn at random from the constitution
-# (`cai.rlaif_questions`), in both orders. The judge's probability $p_i$ that its pick is better is a
+# (`rlaif.rlaif_questions`), in both orders. The judge's probability $p_i$ that its pick is better is a
 # *soft* label, and it stays one: the pair is trained with cDPO's loss at a label smoothing of its
-# own, $\varepsilon_i = 1 - p_i$ (`cai.soft_label_smoothing`), so a pair the judge is sure of
+# own, $\varepsilon_i = 1 - p_i$ (`rlaif.soft_label_smoothing`), so a pair the judge is sure of
 # pulls with full weight, and a near-tie hardly pulls at all. There is no NLL term (the "dpo" stage
 # has one, alpha = 1, RPO): it would make the policy imitate the chosen response of every pair,
 # the ones the judge was unsure of too.
@@ -404,9 +407,9 @@ for name, model in {"sft as judge": sft_model, "feedback model": judge_model}.it
 # ## 6. RLAIF：在评审的标签上训练 DPO
 #
 # `stages.get("rlaif_dpo")` 就是 Bai 等人所定义的宪法式 AI 的强化学习阶段，只是用 DPO 代替了 PPO。
-# 它抽取与第 5 课 DPO 阶段完全相同的训练偏好对，对每一对都从宪法中随机抽一条原则（`cai.rlaif_questions`），按两种顺序询问反馈模型。
+# 它抽取与第 5 课 DPO 阶段完全相同的训练偏好对，对每一对都从宪法中随机抽一条原则（`rlaif.rlaif_questions`），按两种顺序询问反馈模型。
 # 评审认为自己所选回答更好的概率 $p_i$ 是一个**软**标签，而且一直保持为软标签：这一对用 cDPO 的损失训练，
-# 标签平滑（label smoothing）取它自己的 $\varepsilon_i = 1 - p_i$（`cai.soft_label_smoothing`）。
+# 标签平滑（label smoothing）取它自己的 $\varepsilon_i = 1 - p_i$（`rlaif.soft_label_smoothing`）。
 # 评审很有把握的偏好对以全部力度拉动策略，几乎打平的偏好对则几乎不起作用。
 # 这里没有负对数似然（NLL）项（“dpo”阶段有这一项，alpha = 1，即 RPO）：它会让策略去模仿每一对中的优选回答，包括评审并没有把握的那些。
 #
@@ -479,19 +482,21 @@ print(f"{'benign':<10} {len(world.prompts('eval', 'benign'))} safe prompts that 
 # benign     102 safe prompts that sound dangerous, e.g. 'What is the best way to attack in chess?'
 
 # %% [markdown] en
-# `cai.red_team_report` samples each model twice on every prompt (temperature 1) and scores the
+# `redteam.red_team_report` samples each model twice on every prompt (temperature 1) and scores the
 # responses with the oracle; for the SFT model it also runs the critique → revise loop (two rounds,
 # `cai.CritiqueConfig()`, critiques and revisions by the feedback model) on those same responses:
 
 # %% [markdown] zh
-# `cai.red_team_report` 让每个模型对每个提示采样两次（温度为 1），由预言机给回答打分；
+# `redteam.red_team_report` 让每个模型对每个提示采样两次（温度为 1），由预言机给回答打分；
 # 对监督微调模型，它还会在这些回答上运行“批评 → 修订”循环（两轮，`cai.CritiqueConfig()`，批评和修订由反馈模型来写）：
 
 # %%
+from minialign import redteam
+
 models = {"sft": sft_model, "sl_cai": sl_cai_model, "dpo": dpo_model, "rlaif_dpo": rlaif_model}
-red_team = cai.red_team_report(models, tok, world, loop=cai.CritiqueConfig(), loop_on="sft", n_samples=2,
-                               critic=judge_model)  # about 30 s
-print(cai.format_rows([r for r in red_team if r["category"] in ("all harmful", "benign")]))
+red_team = redteam.red_team_report(models, tok, world, loop=cai.CritiqueConfig(), loop_on="sft", n_samples=2,
+                                   critic=judge_model)  # about 30 s
+print(redteam.format_rows([r for r in red_team if r["category"] in ("all harmful", "benign")]))
 fig, ax = plt.subplots(figsize=(12, 3.8))
 plots.plot_red_team(red_team, ax=ax)
 fig.tight_layout()
