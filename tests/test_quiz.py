@@ -1,6 +1,6 @@
 """The quiz bank and its checker: every question answerable in both languages, every numeric
 answer recomputed here from its own formula, and the three ways of taking a quiz (notebook,
-terminal, graded class sheet) exercised end to end."""
+terminal, a class's answer sheet) exercised end to end."""
 
 from __future__ import annotations
 
@@ -15,10 +15,20 @@ import subprocess
 import sys
 from collections import Counter
 
+import jsonschema
 import pytest
 
 from minialign import quiz
-from minialign.quiz import Question, check_answer, grade_sheet, load_bank, main_cli, questions_for
+from minialign.quiz import (
+    BANK_SCHEMA,
+    Question,
+    QuizBankError,
+    check_answer,
+    load_bank,
+    main_cli,
+    questions_for,
+    score_sheet,
+)
 
 BANK = load_bank()
 BY_ID = {q.id: q for q in BANK}
@@ -194,6 +204,23 @@ def test_tolerance_rejects_the_classic_mistake(qid):
 
 # ----------------------------------------------------------------------------- bank validation
 
+# The bank's layout is the JSON Schema beside the loader; what a schema cannot say (ids that refer
+# to each other, equal option counts, an index below the option count, finite numbers) the loader
+# checks. Each rule has a bank below that breaks it and must be refused by one of the two.
+SCHEMA = json.loads(BANK_SCHEMA.read_text(encoding="utf-8"))
+
+
+def schema_problems(bank: object) -> list[str]:
+    """Every way `bank` breaks the schema, as 'where: what'; `where` names the question id."""
+    problems = []
+    for error in jsonschema.Draft202012Validator(SCHEMA).iter_errors(bank):
+        path = list(error.absolute_path)
+        where = "/".join(map(str, path)) or "(top)"
+        if path[:1] == ["questions"] and len(path) > 1 and isinstance(bank["questions"][path[1]], dict):
+            where += f" (question {bank['questions'][path[1]].get('id')!r})"
+        problems.append(f"{where}: {error.message}")
+    return problems
+
 
 def _minimal_bank():
     return {
@@ -223,73 +250,154 @@ def _write(tmp_path, bank):
     return path
 
 
-def test_minimal_bank_loads(tmp_path):
+def _edit(path, change):
+    """A mutation of the minimal bank: `change(parent, key)` at "questions/0/answer"-style `path`."""
+    keys = [int(k) if k.isdigit() else k for k in path.split("/")]
+
+    def mutate(bank):
+        parent = bank
+        for key in keys[:-1]:
+            parent = parent[key]
+        change(parent, keys[-1])
+
+    return mutate
+
+
+def _set(path, value):
+    return _edit(path, lambda parent, key: parent.__setitem__(key, value))
+
+
+def _del(path):
+    return _edit(path, lambda parent, key: parent.__delitem__(key))
+
+
+def _rename(path, new_key):
+    return _edit(path, lambda parent, key: parent.__setitem__(new_key, parent.pop(key)))
+
+
+def _mutated(mutate):
+    bank = copy.deepcopy(_minimal_bank())
+    return mutate(bank) or bank  # a mutation may return a whole new bank
+
+
+def test_schema_is_a_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+def test_package_bank_matches_the_schema():
+    bank = json.loads(quiz.DEFAULT_BANK.read_text(encoding="utf-8"))
+    assert schema_problems(bank) == []
+
+
+def test_minimal_bank_matches_the_schema_and_loads(tmp_path):
+    assert schema_problems(_minimal_bank()) == []
     questions = load_bank(_write(tmp_path, _minimal_bank()))
     assert [q.id for q in questions] == ["05-1", "05-2"]
     assert questions[0].options["zh"][1] == "乙"
 
 
-def _drop_zh(b):
-    del b["questions"][0]["question"]["zh"]
+def test_bank_and_schema_are_package_data():
+    # an installed package (not this checkout) must find both files
+    tomllib = pytest.importorskip("tomllib")
+    root = quiz.DEFAULT_BANK.parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for path in (quiz.DEFAULT_BANK, BANK_SCHEMA):
+        package = path.parent.relative_to(root)
+        declared = {
+            pattern
+            for name, patterns in package_data.items()
+            for pattern in patterns
+            if (root / name.replace(".", "/") / pattern).parent == path.parent
+        }
+        assert any(path.match(pattern) for pattern in declared), f"{path.name} is not package data of {package}"
 
 
-def _empty_explanation(b):
-    b["questions"][1]["explanation"]["en"] = "  "
+_TWO_OPTIONS = {"en": ["a", "b"], "zh": ["甲", "乙"]}
+
+# (mutation, fragments that one schema problem must all contain)
+SCHEMA_CASES = {
+    "top-not-an-object": (lambda b: [b], ["(top)", "is not of type 'object'"]),
+    "no-lessons": (_del("lessons"), ["(top)", "'lessons' is a required property"]),
+    "empty-lessons": (_set("lessons", []), ["lessons: []"]),
+    "lesson-id": (_set("lessons/0/id", "dpo"), ["lessons/0/id", "does not match"]),
+    "lesson-title-no-zh": (_del("lessons/0/title/zh"), ["lessons/0/title", "'zh' is a required property"]),
+    "lesson-title-empty": (_set("lessons/0/title/en", " "), ["lessons/0/title/en", "does not match"]),
+    "questions-not-a-list": (_set("questions", {}), ["questions", "is not of type 'array'"]),
+    "question-not-an-object": (_set("questions/1", "05-2"), ["questions/1", "is not of type 'object'"]),
+    "no-zh": (_del("questions/0/question/zh"), ["'05-1'", "'zh' is a required property"]),
+    "empty-explanation": (_set("questions/1/explanation/en", "  "), ["'05-2'", "explanation/en", "does not match"]),
+    "typo-key": (_rename("questions/1/explanation", "explaination"), ["'05-2'", "'explaination' was unexpected"]),
+    "no-lesson": (_del("questions/0/lesson"), ["'05-1'", "'lesson' is a required property"]),
+    "question-id": (_set("questions/0/id", "5-1"), ["'5-1'", "questions/0/id", "does not match"]),
+    "kind": (_set("questions/0/kind", "essay"), ["'05-1'", "kind", "is not one of"]),
+    "choice-no-options": (_del("questions/0/options"), ["'05-1'", "'options' is a required property"]),
+    "empty-option": (_set("questions/0/options/zh/1", ""), ["'05-1'", "options/zh/1", "does not match"]),
+    "option-not-text": (_set("questions/0/options/en/1", 2), ["'05-1'", "options/en/1", "not of type 'string'"]),
+    "one-option": (_set("questions/0/options", {"en": ["a"], "zh": ["甲"]}), ["'05-1'", "options/en", "too short"]),
+    "27-options": (
+        _set("questions/0/options", {lang: [f"o{i}" for i in range(27)] for lang in ("en", "zh")}),
+        ["'05-1'", "options/en", "too long"],
+    ),
+    "bool-answer": (_set("questions/0/answer", True), ["'05-1'", "answer", "True is not of type"]),
+    "negative-index": (_set("questions/0/answer", -1), ["'05-1'", "answer", "less than the minimum of 0"]),
+    "choice-with-tolerance": (_set("questions/0/tolerance", 0.1), ["'05-1'", "questions/0/tolerance", "should not be valid"]),
+    "numeric-answer-text": (_set("questions/1/answer", "half"), ["'05-2'", "answer", "not of type 'number'"]),
+    "no-tolerance": (_del("questions/1/tolerance"), ["'05-2'", "'tolerance' is a required property"]),
+    "negative-tolerance": (_set("questions/1/tolerance", -0.1), ["'05-2'", "tolerance", "less than the minimum"]),
+    "numeric-with-options": (_set("questions/1/options", _TWO_OPTIONS), ["'05-2'", "questions/1/options", "should not be valid"]),
+}
 
 
-def _index_out_of_range(b):
-    b["questions"][0]["answer"] = 3
+@pytest.mark.parametrize("case", sorted(SCHEMA_CASES))
+def test_schema_refuses_a_malformed_bank_and_names_the_place(case):
+    mutate, fragments = SCHEMA_CASES[case]
+    problems = schema_problems(_mutated(mutate))
+    assert any(all(f in p for f in fragments) for p in problems), problems
 
 
-def _bool_answer(b):
-    b["questions"][0]["answer"] = True
+def _second_lesson_05(bank):
+    bank["lessons"].append({"id": "05_dpo_again", "title": {"en": "DPO", "zh": "直接偏好优化"}})
 
 
-def _options_differ(b):
-    b["questions"][0]["options"]["zh"].pop()
+# What a JSON Schema cannot say: the loader refuses these banks, which the schema lets through.
+LOADER_CASES = {
+    "lesson-number-twice": (_second_lesson_05, ["lesson number 05", "twice"]),
+    "unknown-lesson": (_set("questions/1/lesson", "06_orpo"), ["'05-2'", "'06_orpo' is not in the bank's lessons"]),
+    "wrong-lesson-prefix": (_set("questions/1/id", "06-2"), ["'06-2'", "lesson's number"]),
+    "duplicate-id": (_set("questions/1/id", "05-1"), ["'05-1'", "twice"]),
+    "options-differ": (_edit("questions/0/options/zh", lambda p, k: p[k].pop()), ["'05-1'", "differ in length"]),
+    "index-out-of-range": (_set("questions/0/answer", 3), ["'05-1'", "option index 0..2"]),
+    "float-index": (_set("questions/0/answer", 1.0), ["'05-1'", "option index 0..2, got 1.0"]),
+    "nan-answer": (_set("questions/1/answer", float("nan")), ["'05-2'", "finite number, got nan"]),
+    "infinite-answer": (_set("questions/1/answer", float("inf")), ["'05-2'", "finite number, got inf"]),
+    "infinite-tolerance": (_set("questions/1/tolerance", float("inf")), ["'05-2'", "tolerance", "inf"]),
+}
 
 
-def _numeric_answer_text(b):
-    b["questions"][1]["answer"] = "half"
-
-
-def _no_tolerance(b):
-    del b["questions"][1]["tolerance"]
-
-
-def _typo_key(b):
-    b["questions"][1]["explaination"] = b["questions"][1].pop("explanation")
-
-
-def _wrong_lesson_prefix(b):
-    b["questions"][1]["id"] = "06-2"
-
-
-def _duplicate_id(b):
-    b["questions"][1]["id"] = "05-1"
-
-
-@pytest.mark.parametrize(
-    "mutate, qid, fragment",
-    [
-        (_drop_zh, "05-1", "question['zh']"),
-        (_empty_explanation, "05-2", "explanation['en']"),
-        (_index_out_of_range, "05-1", "option index 0..2"),
-        (_bool_answer, "05-1", "option index"),
-        (_options_differ, "05-1", "differ in length"),
-        (_numeric_answer_text, "05-2", "finite number"),
-        (_no_tolerance, "05-2", "tolerance"),
-        (_typo_key, "05-2", "explaination"),
-        (_wrong_lesson_prefix, "06-2", "lesson's number"),
-        (_duplicate_id, "05-1", "twice"),
-    ],
-)
-def test_malformed_bank_error_names_the_question(tmp_path, mutate, qid, fragment):
-    bank = copy.deepcopy(_minimal_bank())
-    mutate(bank)
-    with pytest.raises(ValueError) as error:
+@pytest.mark.parametrize("case", sorted(LOADER_CASES))
+def test_loader_refuses_what_the_schema_cannot_see_and_names_the_question(tmp_path, case):
+    mutate, fragments = LOADER_CASES[case]
+    bank = _mutated(mutate)
+    assert schema_problems(bank) == []  # else the rule belongs in the schema's cases
+    with pytest.raises(QuizBankError) as error:
         load_bank(_write(tmp_path, bank))
-    assert f"'{qid}'" in str(error.value) and fragment in str(error.value)
+    assert all(f in str(error.value) for f in fragments), str(error.value)
+
+
+@pytest.mark.parametrize("case", ["no-zh", "typo-key", "kind", "choice-no-options", "no-tolerance", "no-lessons"])
+def test_loader_refuses_a_bank_off_the_schema_without_a_traceback(tmp_path, case):
+    mutate, _ = SCHEMA_CASES[case]
+    with pytest.raises(QuizBankError, match="bank.schema.json") as error:
+        load_bank(_write(tmp_path, _mutated(mutate)))
+    qid = "'05-1'" if case in ("no-zh", "kind", "choice-no-options") else "'05-2'" if case != "no-lessons" else ""
+    assert qid in str(error.value)
+
+
+def test_loader_refuses_a_file_that_is_not_json(tmp_path):
+    path = tmp_path / "bank.json"
+    path.write_text('{"format": 1, "lessons": [', encoding="utf-8")
+    with pytest.raises(QuizBankError, match="not valid JSON"):
+        load_bank(path)
 
 
 # ----------------------------------------------------------------------------- lookup and checking
@@ -398,7 +506,7 @@ def test_reveal_prints_every_answer_and_explanation(capsys):
         assert q.explanation["en"] in out and q.answer_text("en") in out
 
 
-def test_check_with_dict_grades_and_prints_the_score(capsys):
+def test_check_with_dict_marks_and_prints_the_score(capsys):
     questions = questions_for(5)
     answers = {q.id: right_reply(q) for q in questions[:3]}
     answers[questions[3].id] = wrong_reply(questions[3])
@@ -440,7 +548,7 @@ def test_bad_lang_names_the_argument():
 def test_ask_in_a_notebook_displays_html_with_folded_answers(monkeypatch):
     display_module = pytest.importorskip("IPython.display")
     shown = []
-    monkeypatch.setattr(quiz, "_in_notebook", lambda: True)
+    monkeypatch.setattr(quiz.render, "_in_notebook", lambda: True)
     monkeypatch.setattr(display_module, "display", shown.append)
     quiz.ask(1, "en")
     (widget,) = shown
@@ -525,12 +633,19 @@ def test_main_cli_list_shows_every_lesson(capsys):
         assert lesson.slug in out and lesson.title["en"] in out
 
 
-@pytest.mark.parametrize("argv", [["42"], [], ["05", "--lang", "fr"], ["grade"]])
+@pytest.mark.parametrize("argv", [["42"], [], ["05", "--lang", "fr"], ["grade"], ["score-sheet"]])
 def test_main_cli_usage_errors_return_2_instead_of_exiting(argv, capsys):
     assert main_cli(argv) == 2
 
 
-# ----------------------------------------------------------------------------- grading a sheet
+@pytest.mark.parametrize("argv, words", [(["grade", "a.csv"], "scores your exercises"), (["grade", "--lang", "zh"], "练习")])
+def test_main_cli_old_quiz_grade_points_to_score_sheet_and_to_the_exercise_grader(argv, words, capsys):
+    assert main_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "quiz score-sheet" in err and "python -m minialign grade" in err and words in err
+
+
+# ----------------------------------------------------------------------------- scoring a class sheet
 
 
 def _sheet(tmp_path, text, name="answers.csv"):
@@ -539,7 +654,7 @@ def _sheet(tmp_path, text, name="answers.csv"):
     return path
 
 
-def test_grade_sheet_scores_each_student_on_the_whole_lesson(tmp_path):
+def test_score_sheet_scores_each_student_on_the_whole_lesson(tmp_path):
     questions = questions_for(5)
     n = len(questions)
     rows = ["student,question_id,answer"]
@@ -549,23 +664,23 @@ def test_grade_sheet_scores_each_student_on_the_whole_lesson(tmp_path):
         f"bob,{questions[1].id},{wrong_reply(questions[1])}",
         f"bob,{questions[2].id},",  # an empty cell: not answered
     ]
-    results = grade_sheet(_sheet(tmp_path, "\n".join(rows) + "\n"))
+    results = score_sheet(_sheet(tmp_path, "\n".join(rows) + "\n"))
     assert [(r.student, r.score, r.total) for r in results] == [("alice", n, n), ("bob", 1, n)]
     bob = results[1]
     assert bob.missed == [q.id for q in questions[1:]]  # wrong, blank and missing all count wrong
     assert bob.percent == pytest.approx(100 / n)
 
 
-def test_grade_sheet_header_order_extra_columns_bom_and_blank_lines(tmp_path):
+def test_score_sheet_header_order_extra_columns_bom_and_blank_lines(tmp_path):
     q = questions_for(0)[0]
     text = "\ufeffAnswer,Timestamp,Student,Question_ID\n\n" + f"{right_reply(q)},9:00,carol,{q.id}\n"
-    (result,) = grade_sheet(_sheet(tmp_path, text))
+    (result,) = score_sheet(_sheet(tmp_path, text))
     assert (result.student, result.score, result.total) == ("carol", 1, len(questions_for(0)))
 
 
-def test_grade_sheet_total_covers_every_lesson_in_the_sheet(tmp_path):
+def test_score_sheet_total_covers_every_lesson_in_the_sheet(tmp_path):
     text = "student,question_id,answer\ndan,00-1,A\neve,03-1,0.3\n"
-    results = grade_sheet(_sheet(tmp_path, text))
+    results = score_sheet(_sheet(tmp_path, text))
     assert {r.total for r in results} == {len(questions_for(0)) + len(questions_for(3))}
 
 
@@ -587,26 +702,26 @@ def test_grade_sheet_total_covers_every_lesson_in_the_sheet(tmp_path):
 )
 def test_malformed_sheet_error_names_the_row(tmp_path, text, row, fragment):
     with pytest.raises(ValueError) as error:
-        grade_sheet(_sheet(tmp_path, text))
+        score_sheet(_sheet(tmp_path, text))
     message = str(error.value)
     assert f"row {row}:" in message and fragment in message
 
 
 def test_malformed_sheet_error_in_chinese(tmp_path):
     with pytest.raises(ValueError, match="第 3 行"):
-        grade_sheet(_sheet(tmp_path, "student,question_id,answer\nalice,05-1,0.55\n,05-2,0.69\n"), lang="zh")
+        score_sheet(_sheet(tmp_path, "student,question_id,answer\nalice,05-1,0.55\n,05-2,0.69\n"), lang="zh")
 
 
-def test_main_cli_grade_prints_a_table(tmp_path, capsys):
+def test_main_cli_score_sheet_prints_a_table(tmp_path, capsys):
     q1, q2 = questions_for(5)[:2]
     text = f"student,question_id,answer\n王小明,{q1.id},{right_reply(q1)}\nzoe,{q2.id},{wrong_reply(q2)}\n"
-    assert main_cli(["grade", str(_sheet(tmp_path, text)), "--lang", "zh"]) == 0
+    assert main_cli(["score-sheet", str(_sheet(tmp_path, text)), "--lang", "zh"]) == 0
     out = capsys.readouterr().out
     n = len(questions_for(5))
     assert re.search(rf"王小明\s+1/{n}", out) and re.search(rf"zoe\s+0/{n}", out)
     assert "答错的题" in out
 
 
-def test_main_cli_grade_reports_a_bad_sheet_with_exit_status_1(tmp_path, capsys):
-    assert main_cli(["grade", str(_sheet(tmp_path, "student,answer\n"))]) == 1
+def test_main_cli_score_sheet_reports_a_bad_sheet_with_exit_status_1(tmp_path, capsys):
+    assert main_cli(["score-sheet", str(_sheet(tmp_path, "student,answer\n"))]) == 1
     assert "row 1" in capsys.readouterr().err
