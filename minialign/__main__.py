@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return summary_main(args)
     if args.command == "report":
-        from .report import report_main
+        from .results_page import report_main
 
         return report_main(args)
     if args.command == "demo":
