@@ -10,10 +10,11 @@ NBVAL_ARGS ?=
 
 .PHONY: install demo test test-fast grade quiz bench notebooks clean
 
-$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+# pyproject.toml lists every dependency; constraints.txt pins torch to the tested CPU wheel (an
+# unpinned torch would pull a CUDA build of several GB)
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lessons,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -137,7 +137,7 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
 
         return summary_main(args)
     if args.command == "report":
-        from .report import report_main
+        from .results_page import report_main
 
         return report_main(args)
     if args.command == "demo":

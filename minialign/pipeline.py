@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from . import __version__, evaluate, evalstats, plots, rollout
-from .report import load_runs, results_tables
+from .report import results_tables
+from .results_page import load_runs
 from .stages import ORDER, POLICIES, STAGES, Stages
 from .train import MetricsLog, atomic_write_text
 

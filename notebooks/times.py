@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from minialign.report import lesson_times
+from minialign.results_page import lesson_times
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from minialign import oracle, pipeline, report
+from minialign import oracle, pipeline, results_page
 from minialign.evalstats import RECORD_FIELDS
 from minialign.stages import Stages
 from minialign.world import Prompt
@@ -107,7 +107,7 @@ def test_the_report_shows_both_tables_and_the_noise_floor(run):
 
 def test_results_page_renders_from_runs_in_both_languages(run, tmp_path):
     out, _, _ = run
-    paths = report.write_pages([out, out], tmp_path / "results")
+    paths = results_page.write_pages([out, out], tmp_path / "results")
     en, zh = (p.read_text() for p in paths)
     assert "seeds 0, 0" in en and "| dpo |" in en and "do not edit" in en
     assert "随机种子" in zh and "噪声底线" in zh

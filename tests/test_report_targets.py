@@ -1,6 +1,6 @@
 """The results page checks each run against the course's targets, from hand-made runs."""
 
-from minialign import report
+from minialign import report_targets, results_page
 
 
 def _row(model, harmful=0.0, over=0.0, headroom=None, broken=None):
@@ -26,7 +26,7 @@ def _run(seed, headroom, harmful, dpo_over, sft_over, broken, noise_broken, sft_
 def test_each_target_is_met_or_missed_per_run():
     good = _run(0, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 599.0)
     bad = _run(1, 0.59, 0.06, 0.11, 0.10, 0.21, 0.40, 0.30, 0.54, 601.0)
-    rows = {en: cells for en, _, cells in report.target_rows([good, bad])}
+    rows = {en: cells for en, _, cells in report_targets.target_rows([good, bad])}
     met = {en: [c[1] if c else None for c in cells] for en, cells in rows.items()}
     assert met["DPO captures >= 60% of the headroom (new phrasings)"] == [True, False]
     assert met["DPO harmful compliance <= 5% (new phrasings)"] == [True, False]
@@ -45,7 +45,7 @@ def test_each_target_is_met_or_missed_per_run():
 def test_a_run_without_a_stage_shows_a_dash_and_is_not_counted():
     run = _run(0, 0.61, 0.0, 0.0, 0.1, 0.1, 0.4, 0.3, 0.6, 500.0)
     run["extras"] = {}
-    lines = "\n".join(report._targets_table([run], "en", None))
+    lines = "\n".join(results_page._targets_table([run], "en", None))
     assert "| GRPO gains >= +25 points of sampled accuracy over SFT on new-task sums (in no post-training data) | - | 0/0 |" in lines
     assert "| DPO captures >= 60% of the headroom (new phrasings) | 61% | 1/1 |" in lines
 
@@ -54,26 +54,26 @@ def test_the_lesson_target_reads_the_slowest_first_run():
     run = _run(0, 0.61, 0.0, 0.0, 0.1, 0.1, 0.4, 0.3, 0.6, 500.0)
     lessons = {"times": {"notebooks/en/01_pretraining.ipynb": 190.0, "notebooks/en/02_sft.ipynb": 20.0,
                          "notebooks/zh/01_pretraining.ipynb": 5.0}}
-    en = "\n".join(report._targets_table([run], "en", lessons))
+    en = "\n".join(results_page._targets_table([run], "en", lessons))
     assert "the slowest takes 190 s (01_pretraining); met: no." in en
-    zh = "\n".join(report._targets_table([run], "zh", lessons))
+    zh = "\n".join(results_page._targets_table([run], "zh", lessons))
     assert "190 秒（01_pretraining）；是否达标：否" in zh
 
 
 def test_an_undefined_rate_shows_a_dash_and_is_not_counted():
     # a run too small to have an answer the noise floor could break: its broken rate is nan
     run = _run(0, 0.61, 0.0, 0.0, 0.1, 0.1, float("nan"), 0.3, 0.6, 500.0)
-    rows = {en: cells for en, _, cells in report.target_rows([run])}
+    rows = {en: cells for en, _, cells in report_targets.target_rows([run])}
     broken = next(k for k in rows if k.startswith("DPO breaks"))
     assert rows[broken] == [None]
     assert rows["DPO captures >= 60% of the headroom (new phrasings)"] == [("61%", True)]
-    lines = "\n".join(report._targets_table([run], "en", None))
+    lines = "\n".join(results_page._targets_table([run], "en", None))
     assert f"| {broken} | - | 0/0 |" in lines
 
 
 def _cai_run(precision, recall, keep, raise_, loop_hc, rlaif_reward):
     probe = {}
-    for n in report.CAI_PRINCIPLES:
+    for n in report_targets.CAI_PRINCIPLES:
         probe.update({f"probe, {n}: critique precision": precision, f"probe, {n}: critique recall": recall,
                       f"probe, {n}: keep after fine": keep, f"probe, {n}: raise after flag": raise_})
     for where in ("new phrasings", "new tasks"):
@@ -97,7 +97,7 @@ def test_the_cai_targets_read_the_critique_probe_the_loop_sl_cai_and_rlaif():
     # of DPO's gain (0.2 + 0.75 * 0.8 = 0.8), SL-CAI at half of SFT's harmful compliance
     good = _cai_run(0.80, 0.80, 0.95, 0.70, 0.20, 0.80)
     bad = _cai_run(0.79, 0.80, 0.94, 0.69, 0.21, 0.79)
-    rows = {en: cells for en, _, cells in report.target_rows([good, bad])}
+    rows = {en: cells for en, _, cells in report_targets.target_rows([good, bad])}
     cai_rows = {en: [c[1] for c in cells] for en, cells in rows.items()
                 if any(w in en for w in ("critique", "revisions", "SL-CAI", "loop", "RLAIF"))}
     assert len(cai_rows) == 4 + 2 + 2 * 2 + 1
@@ -107,14 +107,14 @@ def test_the_cai_targets_read_the_critique_probe_the_loop_sl_cai_and_rlaif():
             assert met[1] is False, en
     assert rows["harm critiques: precision and recall >= 80% (probe)"][0][0] == "P 80% / R 80%"
     # a run without the CAI stages shows a dash: no cell
-    empty = report.target_rows([{"seed": 0, "summary": {}, "extras": {}}])
+    empty = report_targets.target_rows([{"seed": 0, "summary": {}, "extras": {}}])
     assert all(cells == [None] for en, _, cells in empty if en in cai_rows)
 
 
 def test_a_run_that_loaded_stages_from_the_cache_has_no_pipeline_time_target():
     full = _run(0, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 599.0)
     partial = {**_run(1, 0.61, 0.05, 0.10, 0.10, 0.20, 0.40, 0.30, 0.55, 300.0), "cached_stages": ["base", "sft"]}
-    rows = {en: cells for en, _, cells in report.target_rows([full, partial])}
+    rows = {en: cells for en, _, cells in report_targets.target_rows([full, partial])}
     assert rows["pipeline < 10 min"] == [("599 s", True), None]
     assert rows["pipeline peak memory < 2 GB"][1] is None
-    assert report.full_run(partial, "elapsed_s") is None and report.full_run(full, "elapsed_s") == 599.0
+    assert report_targets.full_run(partial, "elapsed_s") is None and report_targets.full_run(full, "elapsed_s") == 599.0
