@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 
@@ -327,7 +327,7 @@ class CritiqueConfig:
     """token budget of each reply"""
     min_room: int = 8
     """tokens a conversation must leave in the block for the next reply"""
-    on_overflow: str = "stop"
+    on_overflow: Literal["error", "stop"] = "stop"
     """'stop' ends a transcript that outgrows the block; 'error' raises"""
 
     def constitution(self) -> Constitution:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import torch
 import torch.nn as nn
@@ -231,7 +231,7 @@ AVERAGED_LOSS_TYPES = ("ipo",)
 class DPOConfig:
     beta: float = 1.0
     """KL strength (paper 0.1; ours 1.0: at 0.1 the tiny policy drifted to "I am not sure, sorry." on facts it knows on the first MiniWorld; lesson 5 sweeps it)"""
-    loss_type: str = "sigmoid"
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
     """one of DPO_LOSS_TYPES: sigmoid (DPO), ipo, hinge (SLiC), robust"""
     label_smoothing: float = 0.0
     """assumed label flip rate eps for 'sigmoid' (cDPO) and 'robust'"""

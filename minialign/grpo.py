@@ -24,7 +24,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 
@@ -261,9 +261,9 @@ class GRPOConfig:
     """upper clip range, DAPO's clip-higher (e.g. 0.28); None = clip_eps"""
     beta: float = 0.04
     """weight of the k3 KL penalty to the reference (DeepSeekMath: 0.04; Dr. GRPO, DAPO: 0)"""
-    loss_type: str = "grpo"
+    loss_type: Literal["grpo", "bnpo", "dr_grpo"] = "grpo"
     """'grpo', 'bnpo' or 'dr_grpo' (see LOSS_AGGREGATIONS)"""
-    scale: str = "group"
+    scale: Literal["group", "batch", "none"] = "group"
     """advantage scale: 'group', 'batch' or 'none' (Dr. GRPO)"""
     temperature: float = 1.0
     """sampling temperature; the update divides the logits by it too"""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import torch
 import torch.nn as nn
@@ -244,7 +244,7 @@ class PPOConfig:
     """response budget; responses that run out of it end without <|end|>"""
     kl_coef: float = 0.2
     """beta of the per-token KL penalty, or its start value when adaptive (InstructGPT 0.02; ours 0.2: the tiny RM is easy to over-optimise; lesson 4)"""
-    kl_controller: str = "fixed"
+    kl_controller: Literal["fixed", "adaptive"] = "fixed"
     """'fixed' or 'adaptive' (Ziegler et al. 2019, sec. 2.2)"""
     kl_target: float = 1.0
     """adaptive controller: target KL per response, in nats (Ziegler et al. 2019: 6 for long texts)"""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 
@@ -384,7 +384,7 @@ class RLAIFConfig:
 
     principles: tuple[str, ...] = ()
     """principles the comparisons are asked under, () = the whole constitution (Bai et al. sample one per comparison)"""
-    label_mode: str = "soft"
+    label_mode: Literal["soft", "hard"] = "soft"
     """'soft': cDPO with eps_i = 1 - p_i, the judge's doubt about pair i (Bai et al. train on the judge's probabilities); 'hard': chosen = the judge's pick, eps = 0; lesson 8"""
     min_confidence: float = 0.0
     """drop pairs whose soft label is within this of 0.5 (0 keeps every decided pair)"""

@@ -173,3 +173,22 @@ def test_progress_in_a_log_file_is_plain_lines(monkeypatch):
     lines = text.splitlines()
     assert 9 <= len(lines) <= 12  # every tenth of the way, and the end
     assert lines[-1].startswith("dpo 200/200 (100%)") and "loss=0.5" in lines[-1]
+
+
+def test_choice_fields_name_exactly_the_choices_the_code_accepts():
+    import typing
+
+    from minialign import cai, dpo, grpo, ppo, rlaif
+
+    def choices(cls, name):
+        return set(typing.get_args(typing.get_type_hints(cls)[name]))
+
+    assert choices(dpo.DPOConfig, "loss_type") == set(dpo.DPO_LOSS_TYPES)
+    assert choices(grpo.GRPOConfig, "loss_type") == set(grpo.LOSS_AGGREGATIONS)
+    assert choices(grpo.GRPOConfig, "scale") == set(grpo.ADVANTAGE_SCALES)
+    assert choices(ppo.PPOConfig, "kl_controller") == set(ppo.KL_CONTROLLERS)
+    assert choices(cai.CritiqueConfig, "on_overflow") == set(cai.ON_OVERFLOW)
+    assert choices(rlaif.RLAIFConfig, "label_mode") == set(rlaif.LABEL_MODES)
+    # so a misspelt choice is refused before anything trains
+    with pytest.raises(SettingError, match=r"'adaptiv' is not one of \['fixed', 'adaptive'\]"):
+        apply_settings(get_preset("tiny"), ["ppo.kl_controller=adaptiv"])
