@@ -14,14 +14,20 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from . import oracle
-from .cai import (FLAW_CRITIQUES, Constitution, CritiqueConfig, Transcript, critique_revise_with, default_constitution,
-                  run_critique)
+from .cai import (
+    FLAW_CRITIQUES,
+    Constitution,
+    CritiqueConfig,
+    Transcript,
+    critique_revise_with,
+    default_constitution,
+    run_critique,
+)
 from .evalstats import FLAGS
 from .model import GPT
 from .rollout import model_generate
 from .tokenizer import Tokenizer
 from .world import Prompt
-
 
 TRANSCRIPT_VERSION = 2
 """bump when the meaning of a field of `transcript_record` changes (cached transcripts are redone)"""

@@ -10,10 +10,9 @@ from __future__ import annotations
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-
-from typing import TYPE_CHECKING
 
 from . import oracle, plots, rollout
 

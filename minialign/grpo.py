@@ -31,8 +31,15 @@ import torch
 from minialign import oracle, rollout
 from minialign.checks import check_shape
 from minialign.data import ChatBatch, batches_of, collate_chat, draw_examples
-from minialign.logprobs import (kl_estimate, masked_mean, masked_sum, response_mask, rollout_response_mask, token_kl,
-                                token_logprobs)
+from minialign.logprobs import (
+    kl_estimate,
+    masked_mean,
+    masked_sum,
+    response_mask,
+    rollout_response_mask,
+    token_kl,
+    token_logprobs,
+)
 from minialign.model import GPT, require_no_dropout
 from minialign.tokenizer import Tokenizer
 from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step

@@ -21,7 +21,6 @@ import torch
 
 from minialign.checks import check_shape
 
-
 # ---------------------------------------------------------------------------------------------
 # The per-token reward
 

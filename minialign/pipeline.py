@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, evaluate, evalstats, plots, rollout
+from . import __version__, evalstats, evaluate, plots, rollout
 from .report import results_tables
 from .results_page import load_runs
 from .stages import ORDER, POLICIES, STAGES, Stages

@@ -46,7 +46,6 @@ from minialign.tokenizer import Tokenizer
 from minialign.train import MetricsLog, ProgressBar, make_optimizer, optimizer_step
 from minialign.world import MiniWorld, Prompt
 
-
 # ---------------------------------------------------------------------------------------------
 # Advantages (the per-token rewards they are computed from: `kl_penalty.per_token_rewards`)
 

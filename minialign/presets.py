@@ -15,6 +15,7 @@ from . import cai, dpo, grpo, orpo, ppo, pretrain, reward, rlaif, sft
 from .model import GPTConfig
 from .train import LoopConfig
 
+
 @dataclass
 class Preset:
     name: str

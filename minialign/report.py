@@ -12,7 +12,6 @@ from typing import Sequence
 
 from . import evalstats
 
-
 SPLIT_NAMES = {
     "en": {"new_phrasings": "new phrasings", "new_tasks": "new tasks"},
     "zh": {"new_phrasings": "新措辞（new phrasings）", "new_tasks": "新任务（new tasks）"},

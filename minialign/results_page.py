@@ -19,7 +19,6 @@ from . import evalstats
 from .report import COLUMNS, SPLIT_NAMES, TEXT, _num, _table, results_tables
 from .report_targets import full_run, target_rows
 
-
 PAGE_TEXT = {
     "en": {
         "title": "minialign: measured results",

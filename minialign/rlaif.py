@@ -33,7 +33,6 @@ from .tokenizer import Tokenizer
 from .train import LoopConfig, MetricsLog
 from .world import JUDGE_QUESTIONS, PRINCIPLE_QUESTIONS, PRINCIPLES, MiniWorld
 
-
 # --- the model as judge: option logits, soft labels, agreement ------------------------------------
 ANSWER_PREFIX = "The answer is"
 """the judge demonstrations answer 'The answer is A.' / 'The answer is B.'"""

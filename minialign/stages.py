@@ -28,12 +28,22 @@ from typing import Callable, Iterable
 import torch.nn as nn
 
 from . import cai, demo, diagnostics, dpo, grpo, orpo, ppo, pretrain, reward, rlaif, sft
-from .model import GPT
+from .model import GPT, GPTConfig
 from .presets import PRESETS, Preset, get_preset
 from .settings import apply_settings
-from .tokenizer import Tokenizer, train as train_tokenizer
-from .train import (CheckpointError, MetricsLog, atomic_write_text, cache_dir, load_checkpoint, mixed_precision,
-                    pick_device, save_checkpoint, set_seed)
+from .tokenizer import Tokenizer
+from .tokenizer import train as train_tokenizer
+from .train import (
+    CheckpointError,
+    MetricsLog,
+    atomic_write_text,
+    cache_dir,
+    load_checkpoint,
+    mixed_precision,
+    pick_device,
+    save_checkpoint,
+    set_seed,
+)
 from .world import MiniWorld, WorldConfig
 
 __all__ = ["CACHE_VERSION", "ORDER", "POLICIES", "PRESETS", "Preset", "STAGES", "Stage", "Stages", "get_preset"]

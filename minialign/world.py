@@ -26,9 +26,26 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .world_data import (ADVICE, ADVICE_OPENERS, ANSWER_POOLS, BENIGN, BENIGN_TEMPLATES, FACT_ANSWER_FORMS,
-                         HARM_CATEGORIES, HARM_MARKERS, HARM_TEMPLATES, HARMFUL, JUDGE_QUESTIONS, PRINCIPLE_QUESTIONS,
-                         PRINCIPLES, RAMBLE_TAIL, REFUSAL, RELATIONS, SUM_TEMPLATES, UNSURE)
+from .world_data import (
+    ADVICE,
+    ADVICE_OPENERS,
+    ANSWER_POOLS,
+    BENIGN,
+    BENIGN_TEMPLATES,
+    FACT_ANSWER_FORMS,
+    HARM_CATEGORIES,
+    HARM_MARKERS,
+    HARM_TEMPLATES,
+    HARMFUL,
+    JUDGE_QUESTIONS,
+    PRINCIPLE_QUESTIONS,
+    PRINCIPLES,
+    RAMBLE_TAIL,
+    REFUSAL,
+    RELATIONS,
+    SUM_TEMPLATES,
+    UNSURE,
+)
 
 __all__ = [
     # the world and its prompts

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from minialign import cai, tokenizer
+from minialign import cai, redteam, rlaif, rollout, tokenizer
 from minialign.dpo import DPOConfig
 from minialign.model import GPT, GPTConfig
 from minialign.preferences import PreferencePair
@@ -199,18 +199,18 @@ def v(*xs: float) -> torch.Tensor:
 
 def test_soft_label_judge_that_always_says_A_gives_one_half():
     # pure position bias: first order p1 = sigmoid(2) = 0.881, swapped order p(B) = sigmoid(-2) = 0.119
-    assert cai.judge_soft_label(v(2.0), v(0.0), v(2.0), v(0.0)).item() == pytest.approx(0.5)
+    assert rlaif.judge_soft_label(v(2.0), v(0.0), v(2.0), v(0.0)).item() == pytest.approx(0.5)
 
 
 def test_soft_label_hand_value_uses_B_in_the_swapped_order():
     # first order (A) 1, (B) 0 -> 0.7311; swapped (A) 0, (B) 0.5, response 1 is (B) -> 0.6225; mean 0.6768
-    got = cai.judge_soft_label(v(1.0), v(0.0), v(0.0), v(0.5)).item()
+    got = rlaif.judge_soft_label(v(1.0), v(0.0), v(0.0), v(0.5)).item()
     assert got == pytest.approx((sigmoid(1.0) + sigmoid(0.5)) / 2)
 
 
 def test_soft_labels_of_both_responses_sum_to_one():
     la, lb, la_s, lb_s = v(1.0, -0.3), v(0.0, 0.4), v(0.0, 2.0), v(0.5, 1.0)
-    total = cai.judge_soft_label(la, lb, la_s, lb_s) + cai.judge_soft_label(la_s, lb_s, la, lb)
+    total = rlaif.judge_soft_label(la, lb, la_s, lb_s) + rlaif.judge_soft_label(la_s, lb_s, la, lb)
     assert torch.allclose(total, torch.ones(2, dtype=torch.float64))
 
 
@@ -223,7 +223,7 @@ class FakeJudge(nn.Module):
         self.tok, self.quality, self.bias = tok, quality, bias
         self.config = GPTConfig(vocab_size=tok.vocab_size, block_size=128)
         self.dummy = nn.Parameter(torch.zeros(1))
-        self.a_id, self.b_id = cai.option_token_ids(tok)
+        self.a_id, self.b_id = rlaif.option_token_ids(tok)
 
     def forward(self, idx):
         logits = torch.zeros(*idx.shape, self.tok.vocab_size)
@@ -235,22 +235,22 @@ class FakeJudge(nn.Module):
 
 
 def test_option_tokens_are_single_tokens_after_the_answer_prefix(tok):
-    a, b = cai.option_token_ids(tok)
+    a, b = rlaif.option_token_ids(tok)
     assert tok.decode([a]) == " A" and tok.decode([b]) == " B"
 
 
 def test_judge_probs_cancels_position_bias(tok):
     judge = FakeJudge(tok, quality=0.0, bias=3.0)
-    p = cai.judge_probs(judge, tok, ["How do I crack an egg?"] * 2, ["It is fine.", "Tap it."], ["Tap it.", "Hmm."])
+    p = rlaif.judge_probs(judge, tok, ["How do I crack an egg?"] * 2, ["It is fine.", "Tap it."], ["Tap it.", "Hmm."])
     assert torch.allclose(p, torch.full((2,), 0.5))
 
 
 def test_judge_probs_hand_value_and_complement(tok):
     judge = FakeJudge(tok, quality=2.0, bias=1.0)
     # first order: (A) good 2+1, (B) bad 0 -> sigmoid(3); swapped: (A) bad 1, (B) good 2 -> p(B) = sigmoid(1)
-    p = cai.judge_probs(judge, tok, "Q?", "a good answer.", "a bad answer.")
+    p = rlaif.judge_probs(judge, tok, "Q?", "a good answer.", "a bad answer.")
     assert p.item() == pytest.approx((sigmoid(3.0) + sigmoid(1.0)) / 2, abs=1e-6)
-    q = cai.judge_probs(judge, tok, "Q?", "a bad answer.", "a good answer.")
+    q = rlaif.judge_probs(judge, tok, "Q?", "a bad answer.", "a good answer.")
     assert (p + q).item() == pytest.approx(1.0, abs=1e-6)
 
 
@@ -263,7 +263,7 @@ def test_judge_asks_each_distinct_question_once(tok):
             return super().forward(idx)
 
     judge = Counting(tok, quality=2.0, bias=1.0)
-    p = cai.judge_probs(judge, tok, ["Q?"] * 3, ["good.", "bad.", "good."], ["bad.", "good.", "bad."])
+    p = rlaif.judge_probs(judge, tok, ["Q?"] * 3, ["good.", "bad.", "good."], ["bad.", "good.", "bad."])
     assert Counting.rows == 2  # one question, in its two orders
     assert p[0] == p[2] and (p[0] + p[1]).item() == pytest.approx(1.0)
 
@@ -279,7 +279,7 @@ def test_judge_reads_the_last_real_token_not_the_padding(tok):
             return keep
 
     judge = LastOnly(tok, quality=2.0, bias=0.0)
-    p = cai.judge_probs(judge, tok, ["Q?", "A much longer question about eggs and bowls?"],
+    p = rlaif.judge_probs(judge, tok, ["Q?", "A much longer question about eggs and bowls?"],
                         ["good.", "good."], ["bad.", "bad."])
     assert torch.allclose(p, torch.full((2,), sigmoid(2.0)))
 
@@ -287,14 +287,14 @@ def test_judge_reads_the_last_real_token_not_the_padding(tok):
 def test_agreement_counts_an_undecided_label_as_a_miss():
     p = torch.tensor([0.9, 0.2, 0.5, 0.4])
     first = torch.tensor([True, False, True, True])
-    assert cai.agreement(p, first) == pytest.approx(2 / 4)
+    assert rlaif.agreement(p, first) == pytest.approx(2 / 4)
 
 
 def test_ai_label_pairs_swaps_what_the_judge_rejects_and_keeps_scores_with_responses(tok):
     judge = FakeJudge(tok, quality=2.0, bias=0.5)
     pairs = [PreferencePair("Q?", "a good one.", "a bad one.", "advice", "x", 1.0, -1.0),
              PreferencePair("Q?", "a bad one.", "a good one.", "advice", "x", -1.0, 1.0, flipped=True)]
-    labels = cai.ai_label_pairs(judge, tok, pairs)
+    labels = rlaif.ai_label_pairs(judge, tok, pairs)
     assert [(q.chosen, q.rejected) for q in labels.pairs] == [("a good one.", "a bad one.")] * 2
     assert [(q.chosen_score, q.rejected_score, q.flipped) for q in labels.pairs] == [(1.0, -1.0, False)] * 2
     assert labels.label_agreement == pytest.approx(0.5)  # it overturns the second (noisy) label
@@ -303,11 +303,11 @@ def test_ai_label_pairs_swaps_what_the_judge_rejects_and_keeps_scores_with_respo
 
 def test_ai_label_pairs_drops_pairs_too_long_for_the_judge(tok):
     judge = FakeJudge(tok, quality=2.0, bias=0.0)
-    short = len(cai.judge_prompt_ids(tok, "Q?", "a good one.", "a bad one.", cai.JUDGE_QUESTIONS["helpful"]))
+    short = len(rlaif.judge_prompt_ids(tok, "Q?", "a good one.", "a bad one.", rlaif.JUDGE_QUESTIONS["helpful"]))
     judge.config = GPTConfig(vocab_size=tok.vocab_size, block_size=short + 5)
     pairs = [PreferencePair("Q?", "a good one.", "a bad one.", "advice", "x", 1.0, -1.0),
              PreferencePair("Q?", "a good one. " * 10, "a bad one.", "advice", "x", 1.0, -1.0)]
-    labels = cai.ai_label_pairs(judge, tok, pairs)
+    labels = rlaif.ai_label_pairs(judge, tok, pairs)
     assert labels.too_long == 1 and len(labels.pairs) == 1 and labels.p_given[1].isnan()
     assert labels.oracle_agreement == pytest.approx(1.0)  # over the judged pair only
 
@@ -318,7 +318,7 @@ def test_red_team_rows_per_category(world):
     benign = world.prompts("eval", "benign")[:2]
     comply = world.respond(theft[0], "comply")
     refuse = world.respond(theft[1], "refuse_redirect")
-    rows = cai.red_team_rows("m", theft + benign, [comply, refuse, "I can't help with that.", "Sure. Here."])
+    rows = redteam.red_team_rows("m", theft + benign, [comply, refuse, "I can't help with that.", "Sure. Here."])
     by = {r["category"]: r for r in rows}
     assert by["theft"]["n"] == 2 and by["theft"]["harmful_compliance"] == pytest.approx(0.5)
     assert by["benign"]["over_refusal"] == pytest.approx(0.5)
@@ -372,28 +372,28 @@ def test_rlaif_dpo_trains_on_ai_labels(tok, world, tiny_model):
     import copy
 
     policy = copy.deepcopy(tiny_model)
-    cfg = cai.RLAIFConfig(dpo=DPOConfig(n_pairs=8, batch_size=4, loop=LoopConfig(steps=2, warmup_steps=0)))
-    log, labels = cai.train_rlaif_dpo(policy, tiny_model, tiny_model, tok, world, cfg)
+    cfg = rlaif.RLAIFConfig(dpo=DPOConfig(n_pairs=8, batch_size=4, loop=LoopConfig(steps=2, warmup_steps=0)))
+    log, labels = rlaif.train_rlaif_dpo(policy, tiny_model, tiny_model, tok, world, cfg)
     assert labels.p_given.shape == (8,) and 0 <= labels.oracle_agreement <= 1
     assert len(log.series("loss")[0]) == 2
 
 
 def test_length_buckets_keep_similar_lengths_together():
     # sorted: 3, 5, 9, 20, 21 -> {3, 5, 9} (9 - 3 <= 6), {20, 21}
-    assert cai.length_buckets([20, 3, 9, 21, 5], width=6) == [[1, 4, 2], [0, 3]]
-    assert cai.length_buckets([1, 1, 1], width=6, max_size=2) == [[0, 1], [2]]
+    assert rollout.length_buckets([20, 3, 9, 21, 5], width=6) == [[1, 4, 2], [0, 3]]
+    assert rollout.length_buckets([1, 1, 1], width=6, max_size=2) == [[0, 1], [2]]
 
 
 def test_model_generate_keeps_every_reply_in_order(tok, tiny_model):
     # conversations of very different lengths are batched apart but answered in input order
     convs = [[("user", "What is 2 plus 2?")], [("user", "Tell me the capital of France. " * 8)], [("user", "Hi?")]]
-    gen = cai.model_generate(tiny_model, tok, max_new_tokens=4)
+    gen = rollout.model_generate(tiny_model, tok, max_new_tokens=4)
     seen = [gen([c])[0] for c in convs]
     assert gen(convs) == seen  # greedy: each reply is the one the conversation gets alone
 
 
 def test_judge_examples_teach_only_the_verdict(tok, world):
-    examples = cai.judge_examples(world, tok, n=20, seed=0, block_size=128)
+    examples = rlaif.judge_examples(world, tok, n=20, seed=0, block_size=128)
     assert len(examples) == 20
     for ids, prompt_len in examples:
         assert len(ids) <= 128
@@ -402,13 +402,13 @@ def test_judge_examples_teach_only_the_verdict(tok, world):
         assert verdict in ("The answer is A.", "The answer is B."), verdict
         assert "Which response is more" in tok.decode(ids[:prompt_len])
     # both letters occur: the oracle's better response is shown first about half the time
-    verdicts = {tok.decode(ids[plen:]) for ids, plen in cai.judge_examples(world, tok, n=60, seed=1, block_size=128)}
+    verdicts = {tok.decode(ids[plen:]) for ids, plen in rlaif.judge_examples(world, tok, n=60, seed=1, block_size=128)}
     assert len({v.strip()[:13] for v in verdicts}) == 1 and len(verdicts) >= 2
 
 
 def test_judge_examples_that_cannot_fit_raise_clearly(tok, world):
     with pytest.raises(ValueError, match="block_size=4"):
-        cai.judge_examples(world, tok, n=2, seed=0, block_size=4)
+        rlaif.judge_examples(world, tok, n=2, seed=0, block_size=4)
 
 
 def test_train_judge_moves_the_model_towards_the_verdicts(tok, world, tiny_model):
@@ -416,8 +416,8 @@ def test_train_judge_moves_the_model_towards_the_verdicts(tok, world, tiny_model
 
     before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     judge = copy.deepcopy(tiny_model)
-    cfg = cai.JudgeConfig(n_labels=64, batch_size=8, loop=LoopConfig(steps=8, lr=3e-3, warmup_steps=0))
-    log = cai.train_judge(judge, tok, world, cfg)
+    cfg = rlaif.JudgeConfig(n_labels=64, batch_size=8, loop=LoopConfig(steps=8, lr=3e-3, warmup_steps=0))
+    log = rlaif.train_judge(judge, tok, world, cfg)
     losses = log.series("loss")[1]
     assert len(losses) >= 2 and losses[-1] < losses[0]
     # the copy learned; the model it was copied from is untouched

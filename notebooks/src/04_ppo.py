@@ -89,12 +89,11 @@
 
 # %%
 # NBVAL_CHECK_OUTPUT
-import math
 
 import matplotlib.pyplot as plt
 import torch
 
-from minialign import evaluate, experiments, kl_penalty, logprobs, oracle, plots, ppo
+from minialign import evaluate, experiments, kl_penalty, logprobs, plots, ppo
 from minialign.stages import Stages
 
 mask = torch.tensor([[0.0, 1, 1, 1, 0], [0.0, 1, 1, 0, 0]])  # (B, T): response tokens
