@@ -155,3 +155,28 @@ def test_export_refuses_an_unknown_stage_and_a_non_empty_folder(tmp_path, capsys
     out = capsys.readouterr().out
     assert "--force" in out and out.count("\n") == 1
     assert (full / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("weights", ["safetensors", "torch"])
+def test_a_model_without_biases_exports_with_zero_ones_in_either_weight_format(exported, tmp_path, monkeypatch, weights):
+    import sys
+
+    from minialign.export import export_model
+    from minialign.model import GPT, GPTConfig
+
+    tok = exported["stages"].tokenizer
+    torch.manual_seed(0)
+    ours = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=32, bias=False)).eval()
+    with torch.no_grad():
+        ours.transformer.wte.weight.mul_(50)  # logits large enough for the tolerance to mean something
+    with monkeypatch.context() as m:
+        if weights == "torch":
+            m.setitem(sys.modules, "safetensors.torch", None)  # as if safetensors were not installed
+        written = export_model(ours, tok, tmp_path)
+    assert ("model.safetensors" if weights == "safetensors" else "pytorch_model.bin") in written
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    ids = torch.randint(0, tok.vocab_size, (2, 20), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = ours(ids)
+        assert expected.abs().max() > 1.0
+        assert (hf(ids).logits - expected).abs().max() < 1e-5
