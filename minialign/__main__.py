@@ -7,6 +7,8 @@
     quiz LESSON         the knowledge check of a lesson in the terminal
     grade               score table of your exercises
     bench               speed and memory figures, as JSON
+    export STAGE DIR    a trained stage as a Hugging Face folder (transformers loads it)
+    export-data WHAT DIR  a stage's training data or a run's records as JSONL for TRL
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def _device(text: str) -> str:
 def _common(p: argparse.ArgumentParser) -> None:
     from .stages import PRESETS
 
-    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="model and training size: cpu (default), gpu, tiny")
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
+                   help="model and training size: cpu (default), gpu, tiny")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the world and of every stage (0, 1, 2, ...)")
     p.add_argument("--device", type=_device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
-    p.add_argument("--cache", default=None, help="cache folder for trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")
+    p.add_argument("--cache", default=None,
+                   help="cache folder for trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")
     p.add_argument("--retrain", nargs="?", const="all", default=None, metavar="STAGE[,STAGE]",
                    help="train again instead of loading from the cache: every stage (no value), or the stages "
                         "named and every stage that needs them")
@@ -115,6 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     _common(p_bench)
     p_bench.add_argument("--out", default="bench/results.json")
     p_bench.add_argument("--repeats", type=_positive, default=5)
+    p_exp = sub.add_parser("export", help="a trained stage as a Hugging Face (GPT-2) folder")
+    p_exp.add_argument("stage", help="sft, reward, dpo, orpo, ppo, grpo, sl_cai, rlaif_dpo, judge, base")
+    p_exp.add_argument("dir", help="output folder (new or empty)")
+    _common(p_exp)
+    p_exp.add_argument("--force", action="store_true", help="write into DIR even if it is not empty")
+    p_data = sub.add_parser("export-data", help="training data or evaluation records as JSONL for TRL")
+    p_data.add_argument("what", help="sft, reward, dpo, orpo (what that stage trains on), or records (needs --run)")
+    p_data.add_argument("dir", help="output folder")
+    _common(p_data)
+    p_data.add_argument("--run", default=None, help="for records: the folder of a pipeline run (pipeline --out RUN)")
     sub.add_parser("quiz", help="knowledge check in the terminal (see: quiz --help)")
     sub.add_parser("grade", help="score table of your exercises (see: grade --help)")
     args = parser.parse_args(argv)
@@ -148,6 +162,14 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         from .bench import main as bench_main
 
         return bench_main(args)
+    if args.command == "export":
+        from .export import main as export_main
+
+        return export_main(args)
+    if args.command == "export-data":
+        from .export_data import main as export_data_main
+
+        return export_data_main(args)
     parser.print_help()
     return 2
 

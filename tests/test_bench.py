@@ -23,7 +23,7 @@ def test_generation_bench_runs_past_the_block_and_keeps_the_weights():
 
 def test_bench_main_writes_json(tmp_path):
     path = tmp_path / "bench.json"
-    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tmp_path / "cache"), out=str(path), repeats=1)
+    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tmp_path / "cache"), out=str(path), repeats=1, settings=[])
     assert bench.main(args) == 0
     results = json.loads(path.read_text())
     assert results["train_tokens_per_s"] > 0 and results["peak_rss_mb"] > 0
