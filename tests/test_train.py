@@ -40,7 +40,8 @@ def test_checkpoint_from_another_config_is_refused_naming_the_field(tmp_path):
 
 def test_checkpoint_write_leaves_no_temporary_file(tmp_path):
     save_checkpoint(tmp_path / "m.pt", GPT(CFG), CFG.to_dict())
-    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+    # the checkpoint and its size-and-hash file beside it, no temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.sum"]
 
 
 def test_loading_a_missing_or_foreign_file_says_so(tmp_path):
