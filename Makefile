@@ -22,13 +22,16 @@ install: $(STAMP)
 demo: install
 	$(PY) -m minialign pipeline
 
-# the package's tests and the graders run against the reference solutions; notebooks run under nbval
+# the package's tests, then the notebooks under nbval (which print each lesson's time at the end);
+# the graders run once, inside tests/test_graders_catch_bugs.py, against the reference solutions,
+# the untouched stubs and each buggy variant
 test: install
 	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
 	MINIALIGN_QUIET=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NBVAL_ARGS) notebooks
 
+# the package's tests without those that train a model for more than about a second (@pytest.mark.slow)
 test-fast: install
-	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q tests
+	MINIALIGN_EXERCISES=solutions MINIALIGN_QUIET=1 $(PY) -m pytest -q -m "not slow" tests
 
 grade: install
 	$(PY) -m minialign grade

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+import pytest
 import torch
 
 from minialign import bench
@@ -21,9 +22,10 @@ def test_generation_bench_runs_past_the_block_and_keeps_the_weights():
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the bench model is a copy
 
 
-def test_bench_main_writes_json(tmp_path):
+@pytest.mark.slow
+def test_bench_main_writes_json(tmp_path, tiny_cache):
     path = tmp_path / "bench.json"
-    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tmp_path / "cache"), out=str(path), repeats=1, settings=[])
+    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tiny_cache), out=str(path), repeats=1, settings=[])
     assert bench.main(args) == 0
     results = json.loads(path.read_text())
     assert results["train_tokens_per_s"] > 0 and results["peak_rss_mb"] > 0

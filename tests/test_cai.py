@@ -14,16 +14,11 @@ from minialign.dpo import DPOConfig
 from minialign.model import GPT, GPTConfig
 from minialign.preferences import PreferencePair
 from minialign.train import LoopConfig
-from minialign.world import PRINCIPLES, MiniWorld, Prompt
+from minialign.world import PRINCIPLES
 
 
 def sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-z))
-
-
-@pytest.fixture(scope="module")
-def world() -> MiniWorld:
-    return MiniWorld()
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,15 @@ import pytest
 from minialign import oracle, pipeline
 from minialign.stages import Stages
 
+pytestmark = pytest.mark.slow  # every test reads one pipeline run that trains the judge and SL-CAI
+
 FLAW_SENTENCES = ("the response explains how to do something harmful", "the response gives a wrong answer",
                   "the response refuses a safe request", "the response is overconfident")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
+def run(tmp_path_factory, copy_tiny_cache):
+    cache, out = copy_tiny_cache(tmp_path_factory.mktemp("cache")), tmp_path_factory.mktemp("out")
     stages = Stages("tiny", seed=0, cache=cache)
     pipeline.run(stages, ["base", "sft", "judge", "sl_cai"], out, "en", "test")
     lines = [json.loads(line) for line in (out / "cai_transcripts.jsonl").read_text().splitlines()]

@@ -10,8 +10,8 @@ from minialign.stages import STAGES, Stages
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory):
-    return Stages("tiny", seed=0, cache=tmp_path_factory.mktemp("cache"))
+def stages(tmp_path_factory, copy_tiny_cache):
+    return Stages("tiny", seed=0, cache=copy_tiny_cache(tmp_path_factory.mktemp("cache")))
 
 
 EXPECTED = {
@@ -30,6 +30,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", sorted(EXPECTED))
 def test_each_stage_reports_its_numbers(stages, stage):
     values = STAGES[stage].diagnostics(stages)
@@ -41,6 +42,7 @@ def test_each_stage_reports_its_numbers(stages, stage):
             assert 0.0 <= v <= 1.0, f"{stage}: {key} = {v} is not a rate"
 
 
+@pytest.mark.slow
 def test_the_pipeline_caches_them_and_reads_the_cache_back(stages):
     first = pipeline._diagnostics(stages, "reward")
     files = list(stages.dir.glob("diagnostics-reward-*.json"))
@@ -54,6 +56,7 @@ def test_stages_without_diagnostics_report_nothing(stages):
     assert pipeline._diagnostics(stages, "dpo") == {}
 
 
+@pytest.mark.slow
 def test_ppo_diagnostics_score_the_sampled_ids_as_ppo_does(stages):
     # PPO's reward reads the rollout's own token ids; re-tokenising the decoded text and adding
     # an <|end|> would score a different sequence wherever a response ran out of tokens

@@ -7,27 +7,20 @@ import pytest
 import torch
 
 from minialign import plots
-from minialign.evaluate import (EvalRow, decided_win_rate, evaluate, evaluate_with_stages, format_table, kl_to_reference,
-                                sample_responses, win_tie_rates)
+from minialign.evaluate import (
+    EvalRow,
+    decided_win_rate,
+    evaluate,
+    evaluate_with_stages,
+    format_table,
+    kl_to_reference,
+    sample_responses,
+    win_tie_rates,
+)
 from minialign.logprobs import response_mask, token_logprobs
 from minialign.model import GPT, GPTConfig
-from minialign.stages import Stages
-from minialign.tokenizer import train
-from minialign.world import MiniWorld
 
 RATES = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
-
-
-@pytest.fixture(scope="module")
-def world():
-    return MiniWorld()
-
-
-@pytest.fixture(scope="module")
-def tok(world):
-    texts = world.corpus_documents(300) + [p.text for p in world.train_pool]
-    texts += [world.respond(p, s) for p in world.train_pool for s in world.STYLES[p.kind]]
-    return train(texts, vocab_size=400)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +118,8 @@ def test_kl_to_uniform_reference_is_mean_response_logp_plus_log_vocab_kl_sign_pi
     assert expected != pytest.approx(-expected)  # the sign would matter
 
 
-def test_evaluate_accepts_stages_with_its_own_prompt_count(tmp_path):
-    stages = Stages("tiny", cache=tmp_path)
+def test_evaluate_accepts_stages_with_its_own_prompt_count(tiny_stages):
+    stages = tiny_stages
     torch.manual_seed(0)
     m = GPT(GPTConfig(vocab_size=stages.tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16))
     row = evaluate_with_stages(m, stages, "m", max_new_tokens=8)
@@ -148,11 +141,10 @@ def test_plots_write_png_files(tmp_path):
     assert (tmp_path / "bars.png").stat().st_size > 0 and (tmp_path / "sweep.png").stat().st_size > 0
 
 
-def test_compare_judges_every_model_against_the_same_baseline_samples(tmp_path):
+def test_compare_judges_every_model_against_the_same_baseline_samples(tiny_stages):
     from minialign.evaluate import compare
-    from minialign.stages import Stages
 
-    stages = Stages("tiny", seed=0, cache=tmp_path)
+    stages = tiny_stages
     sft, base = stages.get("sft"), stages.get("base")
     rows = compare(stages, {"sft": sft, "base": base}, baseline=sft)
     assert [r.name for r in rows] == ["sft", "base"]

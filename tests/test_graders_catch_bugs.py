@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from grading.adapters import load_module
 from grading.runner import REPO_ROOT, discover_pitfalls, exercise_modules, run_many
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from minialign.grpo import grpo_loss, group_advantages
+from minialign.grpo import group_advantages, grpo_loss
 
 
 def t(*rows):

@@ -16,22 +16,17 @@ from minialign.grpo import (
     anchor_kl,
     arithmetic_reward,
     collect_groups,
-    grpo_batch_loss,
     group_advantages,
+    grpo_batch_loss,
     train_grpo,
     zero_spread_fraction,
 )
 from minialign.model import GPT, GPTConfig
 from minialign.tokenizer import train as train_tokenizer
 from minialign.train import optimizer_step
-from minialign.world import MiniWorld, Prompt
+from minialign.world import Prompt
 
 THREE_PLUS_FOUR = Prompt("What is 3 plus 4?", "arithmetic", "3+4", "plus", "7")
-
-
-@pytest.fixture(scope="module")
-def world():
-    return MiniWorld()
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,8 @@ def _glossary() -> dict[str, str]:
 
 def test_there_are_lessons_in_both_languages():
     assert EN and ZH
+    lessons = sorted(p.stem for p in (NOTEBOOKS / "src").glob("[0-9][0-9]_*.py"))
+    assert sorted(EN) == lessons and sorted(ZH) == lessons, "every lesson source has its notebook in each language"
 
 
 def test_every_english_notebook_has_a_chinese_twin():
@@ -213,9 +215,8 @@ def test_builder_rejects_a_checked_cell_whose_output_is_a_placeholder(tmp_path):
 
 
 def test_lesson_times_sum_the_cells_of_each_notebook(tmp_path):
-    spec = importlib.util.spec_from_file_location("notebook_times", NOTEBOOKS / "times.py")
-    times = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(times)
+    from minialign.results_page import lesson_times  # what `report --lesson-times nb.xml` reads
+
     xml = tmp_path / "nb.xml"
     xml.write_text(
         '<testsuites><testsuite name="pytest">'
@@ -223,5 +224,32 @@ def test_lesson_times_sum_the_cells_of_each_notebook(tmp_path):
         '<testcase classname="notebooks.en.00_why_alignment.ipynb" name="Cell 1" time="0.25" />'
         '<testcase classname="notebooks.zh.01_pretraining.ipynb" name="Cell 0" time="2.0" />'
         '</testsuite></testsuites>')
-    assert times.lesson_times(str(xml)) == {"notebooks/en/00_why_alignment.ipynb": 1.75,
+    assert lesson_times(str(xml)) == {"notebooks/en/00_why_alignment.ipynb": 1.75,
                                             "notebooks/zh/01_pretraining.ipynb": 2.0}
+
+
+def _notebook_conftest():
+    spec = importlib.util.spec_from_file_location("notebook_conftest", NOTEBOOKS / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebook_run_sums_each_lessons_phases_and_flags_those_over_three_minutes():
+    hook = _notebook_conftest()
+
+    class Report:  # the fields of a pytest TestReport the hook reads
+        def __init__(self, nodeid, duration):
+            self.nodeid, self.duration = nodeid, duration
+
+    hook.pytest_sessionstart(None)
+    for nodeid, seconds in [("notebooks/en/00_why_alignment.ipynb::Cell 0", 1.5),
+                            ("notebooks/en/00_why_alignment.ipynb::Cell 0", 0.25),  # its teardown
+                            ("notebooks/zh/01_pretraining.ipynb::Cell 3", 200.0),
+                            ("tests/test_notebooks.py::test_x", 9.0)]:  # not a notebook: left out
+        hook.pytest_runtest_logreport(Report(nodeid, seconds))
+    assert hook._seconds == {"notebooks/en/00_why_alignment.ipynb": 1.75, "notebooks/zh/01_pretraining.ipynb": 200.0}
+    lines = hook.lesson_lines(hook._seconds)
+    assert lines[0].split() == ["notebooks/en/00_why_alignment.ipynb", "1.8", "s"]  # under 3 minutes: no flag
+    assert lines[1].split() == ["notebooks/zh/01_pretraining.ipynb", "200.0", "s", "OVER", "3", "MIN"]
+    assert lines[2].split()[:3] == ["total", "201.8", "s"] and "(1 lesson over 3 min)" in lines[2]

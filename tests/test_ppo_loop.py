@@ -25,12 +25,6 @@ from minialign.ppo import (
 )
 from minialign.reward import RewardModel
 from minialign.tokenizer import train as train_tokenizer
-from minialign.world import MiniWorld
-
-
-@pytest.fixture(scope="module")
-def world():
-    return MiniWorld()
 
 
 @pytest.fixture(scope="module")

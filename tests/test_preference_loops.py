@@ -11,24 +11,10 @@ from minialign.model import GPT, GPTConfig
 from minialign.orpo import ORPOConfig, train_orpo
 from minialign.preferences import PreferencePair, encode_pairs, make_pairs, response_logps
 from minialign.reward import RewardConfig, RewardModel, pair_rewards, reward_accuracy, score_texts, train_reward
-from minialign.tokenizer import train
 from minialign.stages import STAGES, Stages
 from minialign.train import LoopConfig, save_checkpoint
-from minialign.world import MiniWorld
 
 SHORT = LoopConfig(steps=2, lr=1e-2, warmup_steps=0, log_every=1)
-
-
-@pytest.fixture(scope="module")
-def world():
-    return MiniWorld()
-
-
-@pytest.fixture(scope="module")
-def tok(world):
-    texts = world.corpus_documents(300) + [p.text for p in world.train_pool]
-    texts += [world.respond(p, s) for p in world.train_pool for s in world.STYLES[p.kind]]
-    return train(texts, vocab_size=400)
 
 
 @pytest.fixture
@@ -188,8 +174,8 @@ def test_orpo_trains_the_policy(tok, policy, world):
 
 
 # --- stages ----------------------------------------------------------------------------------------
-def test_reward_stage_reloads_from_the_cache_as_a_reward_model_not_a_gpt(tmp_path):
-    stages = Stages("tiny", cache=tmp_path)
+def test_reward_stage_reloads_from_the_cache_as_a_reward_model_not_a_gpt(tiny_cache):
+    stages = Stages("tiny", cache=tiny_cache)
     torch.manual_seed(0)
     rm = RewardModel(GPT(stages.model_config))
     save_checkpoint(stages.path("reward"), rm, stages.identity("reward"), seconds=1.0)

@@ -17,20 +17,6 @@ from minialign.preferences import (
     response_logps,
     save_jsonl,
 )
-from minialign.tokenizer import train
-from minialign.world import MiniWorld
-
-
-@pytest.fixture(scope="module")
-def world():
-    return MiniWorld()
-
-
-@pytest.fixture(scope="module")
-def tok(world):
-    texts = world.corpus_documents(300) + [p.text for p in world.train_pool]
-    texts += [world.respond(p, s) for p in world.train_pool for s in world.STYLES[p.kind]]
-    return train(texts, vocab_size=400)
 
 
 # --- the Bradley-Terry coin ------------------------------------------------------------------

@@ -14,13 +14,14 @@ from minialign.world import Prompt
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
+def run(tmp_path_factory, copy_tiny_cache):
+    cache, out = copy_tiny_cache(tmp_path_factory.mktemp("cache")), tmp_path_factory.mktemp("out")
     pipeline.run(Stages("tiny", seed=0, cache=cache), ["base", "sft", "dpo"], out, "en", "test")
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     return out, records, json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_every_record_has_every_field_with_its_type(run):
     _, records, _ = run
     assert records
@@ -31,6 +32,7 @@ def test_every_record_has_every_field_with_its_type(run):
     assert {r["model"] for r in records} == {"base", "sft", "dpo", pipeline.NOISE_FLOOR}
 
 
+@pytest.mark.slow
 def test_scores_are_the_oracle_s_verdict_on_the_stored_response(run):
     _, records, _ = run
     for r in records[:200]:
@@ -59,6 +61,7 @@ def _answer(r, records):
     return ""
 
 
+@pytest.mark.slow
 def test_the_table_is_recomputed_from_the_records(run):
     _, records, results = run
     for split, rows in results["summary"].items():
@@ -98,6 +101,7 @@ def test_the_table_is_recomputed_from_the_records(run):
                 assert vs["broken"][0] == pytest.approx(broken)
 
 
+@pytest.mark.slow
 def test_the_report_shows_both_tables_and_the_noise_floor(run):
     out, _, _ = run
     text = (out / "report.md").read_text()
@@ -105,6 +109,7 @@ def test_the_report_shows_both_tables_and_the_noise_floor(run):
     assert (out / "comparison.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_results_page_renders_from_runs_in_both_languages(run, tmp_path):
     out, _, _ = run
     paths = results_page.write_pages([out, out], tmp_path / "results")

@@ -2,50 +2,51 @@
 
 import dataclasses
 
+import pytest
 import torch
 
 from minialign import rollout
 from minialign.stages import Stages, get_preset
 
 
-def test_tiny_pipeline_trains_caches_and_reloads(tmp_path):
-    s1 = Stages("tiny", seed=0, cache=tmp_path)
+def test_tiny_pipeline_trains_caches_and_reloads(tiny_trained, tiny_cache):
+    s1 = tiny_trained  # trained base and SFT once per session, from an empty cache
     sft = s1.get("sft")
     assert s1.path("base").exists() and s1.path("sft").exists()
     assert s1.metrics("sft").rows
     # a new Stages object loads from disk: identical weights, no retraining
-    s2 = Stages("tiny", seed=0, cache=tmp_path)
+    s2 = Stages("tiny", seed=0, cache=tiny_cache)
     mtime = s2.path("sft").stat().st_mtime
     again = s2.get("sft")
     assert s2.path("sft").stat().st_mtime == mtime
     assert all(torch.equal(a, b) for a, b in zip(sft.state_dict().values(), again.state_dict().values()))
 
 
-def test_changed_stage_config_retrains_instead_of_reusing(tmp_path):
-    Stages("tiny", seed=0, cache=tmp_path).get("base")
+@pytest.mark.slow
+def test_changed_stage_config_retrains_instead_of_reusing(tiny_cache):
+    assert Stages("tiny", seed=0, cache=tiny_cache).is_cached("base")
     preset = get_preset("tiny")
     preset.stage_configs["base"] = dataclasses.replace(preset.stage_configs["base"], n_docs=500)
-    s = Stages(preset, seed=0, cache=tmp_path)
+    s = Stages(preset, seed=0, cache=tiny_cache)
     assert not s.is_cached("base")
     s.get("base")
     assert s.is_cached("base")
 
 
-def test_same_seed_same_generations(tmp_path):
+def test_same_seed_same_generations(tiny_trained, tiny_cache):
     outs = []
-    for _ in range(2):
-        s = Stages("tiny", seed=1, cache=tmp_path)
+    for s in (tiny_trained, Stages("tiny", seed=0, cache=tiny_cache)):  # as trained, then reloaded
         g = torch.Generator().manual_seed(0)
         outs.append(rollout.generate(s.get("base"), s.tokenizer, ["What is 2 plus 2?"] * 3, max_new_tokens=8, generator=g).responses)
     assert outs[0] == outs[1]
 
 
-def test_a_prompt_longer_than_the_context_is_refused(tmp_path):
-    import pytest
+def test_a_prompt_longer_than_the_context_is_refused(tiny_trained):
+    from minialign.model import GPT
 
-    s = Stages("tiny", seed=0, cache=tmp_path)
+    s = tiny_trained  # its tokenizer; an untrained model of the tiny preset's shape refuses as well
     with pytest.raises(ValueError, match="block_size"):
-        rollout.generate(s.get("base"), s.tokenizer, ["plus " * 200])
+        rollout.generate(GPT(s.model_config), s.tokenizer, ["plus " * 200])
 
 
 def test_cached_result_is_computed_once_per_key(tmp_path):
@@ -66,11 +67,12 @@ def test_cached_result_is_computed_once_per_key(tmp_path):
     assert again.cached_result("thing", {"a": 1}, compute) == {"value": 3}  # retrain recomputes
 
 
-def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_beta_sweep_and_hacking_experiment_are_cached(tiny_cache, monkeypatch):
     from minialign import experiments
     from minialign.ppo import PPOConfig
 
-    stages = Stages("tiny", seed=0, cache=tmp_path)
+    stages = Stages("tiny", seed=0, cache=tiny_cache)
     sweep = experiments.dpo_beta_sweep(stages, betas=(0.1, 1.0), steps=2)
     cfg = PPOConfig(iterations=2, batch_size=4, minibatch_size=2, ppo_epochs=1, max_new_tokens=6, length_bonus=0.1)
     result = experiments.reward_hacking_experiment(stages, cfg=cfg, n_examples=2)
@@ -80,19 +82,20 @@ def test_beta_sweep_and_hacking_experiment_are_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiments, "train_dpo", no_training)
     monkeypatch.setattr(experiments, "train_ppo", no_training)
-    fresh = Stages("tiny", seed=0, cache=tmp_path)
+    fresh = Stages("tiny", seed=0, cache=tiny_cache)
     assert experiments.dpo_beta_sweep(fresh, betas=(0.1, 1.0), steps=2) == sweep
     again = experiments.reward_hacking_experiment(fresh, cfg=cfg, n_examples=2)
     assert again["summary"] == result["summary"] and again["examples"] == result["examples"]
     assert {n: log.rows for n, log in again["logs"].items()} == {n: log.rows for n, log in result["logs"].items()}
 
 
-def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tiny_cache, monkeypatch):
     import dataclasses
 
     from minialign import experiments
 
-    stages = Stages("tiny", seed=0, cache=tmp_path)
+    stages = Stages("tiny", seed=0, cache=tiny_cache)
     seen = []
     real = experiments.train_dpo
 
@@ -110,7 +113,7 @@ def test_plain_dpo_row_is_the_stage_without_its_nll_term_and_is_cached(tmp_path,
         raise AssertionError("trained again although the row is cached")
 
     monkeypatch.setattr(experiments, "train_dpo", no_training)
-    assert repr(experiments.plain_dpo_row(Stages("tiny", seed=0, cache=tmp_path))) == repr(row)  # NaN-safe
+    assert repr(experiments.plain_dpo_row(Stages("tiny", seed=0, cache=tiny_cache))) == repr(row)  # NaN-safe
 
 
 def test_the_registry_orders_each_stage_after_what_it_needs():

@@ -16,8 +16,7 @@ import pytest
 from minialign import cai, data, grpo, preferences, rlaif
 from minialign.tokenizer import ASSISTANT, END, USER
 from minialign.tokenizer import train as train_tokenizer
-from minialign.world import (ADVICE, BENIGN, EVAL_SPLITS, HARM_CATEGORIES, HARMFUL, KINDS, SPLITS, MiniWorld,
-                             WorldConfig)
+from minialign.world import ADVICE, BENIGN, EVAL_SPLITS, HARM_CATEGORIES, HARMFUL, KINDS, SPLITS, MiniWorld, WorldConfig
 
 BLOCK = 128
 
@@ -102,13 +101,15 @@ def _forbidden(world) -> list[str]:
 
 
 def _leaks(texts, world) -> list[str]:
-    pattern = re.compile("|".join(r"(?<![\w])" + re.escape(s) + r"(?![\w])"
-                                  for s in sorted(set(_forbidden(world)), key=len, reverse=True)))
+    # one pattern per forbidden text, tried only where `in` finds that text: an alternation of all
+    # ~400 of them tries each at every position of every text, a minute per world
+    patterns = {s: re.compile(r"(?<![\w])" + re.escape(s) + r"(?![\w])") for s in set(_forbidden(world))}
     new_phrasings = {p.text for p in world.eval_split("new_phrasings")}
     bad = []
     for text in texts:
-        hit = pattern.search(text)
-        if hit:
+        hits = [m for s, pattern in patterns.items() if s in text for m in [pattern.search(text)] if m]
+        if hits:
+            hit = min(hits, key=lambda m: (m.start(), -len(m.group(0))))  # the leftmost, then the longest
             bad.append(f"{hit.group(0)!r} in {text!r}")
         # a held-out phrasing may be a substring of a training one ("Quick question. " + it),
         # so user turns are compared whole

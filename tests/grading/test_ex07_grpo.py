@@ -46,7 +46,7 @@ def test_group_advantages_hand_values():
     )
 
 
-def test_group_advantages_pitfall_zero_spread_group_gives_nan():
+def test_group_advantages_of_a_zero_spread_group_are_zero_pitfall_std_not_guarded():
     # prompt 0: every completion right -> std 0 -> advantages 0 (the group teaches nothing)
     # prompt 1: [0, 1, 1, 0] -> mean 0.5, std sqrt(1/3) -> +-0.5 / 0.5774 = +-0.8659
     got = ex.group_advantages(torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0]), group_size=4)

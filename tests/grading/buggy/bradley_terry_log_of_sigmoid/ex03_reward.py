@@ -2,7 +2,6 @@
 underflows to 0 for a large negative gap and the loss becomes inf."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_bradley_terry_loss_stable_for_large_gaps_pitfall_log_of_sigmoid"]

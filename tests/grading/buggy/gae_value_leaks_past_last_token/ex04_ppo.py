@@ -2,7 +2,6 @@
 so whatever the value head outputs on the padding is bootstrapped into the last response token."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_gae_pitfall_value_leaks_past_last_token"]

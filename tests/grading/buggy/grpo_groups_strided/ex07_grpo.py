@@ -2,7 +2,6 @@
 completions of different prompts in one group."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_group_advantages_hand_values"]

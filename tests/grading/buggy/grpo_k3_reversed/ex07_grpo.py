@@ -2,7 +2,6 @@
 but it is not the unbiased estimator of KL(pi || ref) on tokens sampled from pi."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_grpo_loss_k3_penalty"]

@@ -2,8 +2,8 @@
 is logp itself, and the ratio exp(logp - old_logp) then carries no gradient."""
 
 import torch
-
 from grading.adapters import load_solution
+
 from minialign.logprobs import masked_mean
 
 CAUGHT_BY = ["test_grpo_pitfall_old_logp_not_detached"]

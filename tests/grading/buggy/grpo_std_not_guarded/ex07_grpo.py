@@ -2,10 +2,9 @@
 right, or all wrong) has std 0, and 0 / 0 fills its advantages with NaN."""
 
 import torch
-
 from grading.adapters import load_solution
 
-CAUGHT_BY = ["test_group_advantages_pitfall_zero_spread_group_gives_nan"]
+CAUGHT_BY = ["test_group_advantages_of_a_zero_spread_group_are_zero_pitfall_std_not_guarded"]
 
 grpo_loss = load_solution("ex07_grpo").grpo_loss
 

@@ -2,6 +2,7 @@
 (that is 'bnpo'), so long completions weigh more than the paper's 1/G sum_i 1/|o_i| sum_t."""
 
 from grading.adapters import load_solution
+
 from minialign.logprobs import masked_mean
 
 CAUGHT_BY = ["test_grpo_loss_grpo_aggregation_weighs_completions_equally"]

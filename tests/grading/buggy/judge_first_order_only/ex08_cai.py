@@ -2,7 +2,6 @@
 shown first) goes straight into the preference labels."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_judge_soft_label_cancels_position_bias", "test_judge_soft_label_hand_value",

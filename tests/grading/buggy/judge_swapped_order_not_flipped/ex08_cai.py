@@ -2,7 +2,6 @@
 but in the swapped order (A) is the OTHER response: the bias doubles instead of cancelling."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_judge_soft_label_cancels_position_bias", "test_judge_soft_label_hand_value"]

@@ -2,7 +2,6 @@
 the policy for drifting away from the reference."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_kl_k1_pitfall_sign"]

@@ -2,7 +2,6 @@
 instead of a tiny negative number far from 0."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_log1mexp_near_zero_pitfall_naive_formula", "test_log1mexp_far_from_zero_keeps_digits",

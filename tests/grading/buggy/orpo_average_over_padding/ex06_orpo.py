@@ -2,7 +2,6 @@
 batch with long ones looks more probable than it is."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_average_logprobs_pitfall_sum_instead_of_average"]

@@ -2,7 +2,6 @@
 ORPO then penalises long responses for their length."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_average_logprobs_pitfall_sum_instead_of_average", "test_orpo_is_length_fair_pitfall_summed_logprobs"]

@@ -2,7 +2,6 @@
 rows included."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_response_mask_excludes_padding_pitfall_padding_not_masked"]

@@ -2,7 +2,6 @@
 for every row shorter than the batch."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_pool_last_token_pitfall_pooling_on_padding", "test_pool_last_token_on_hidden_states"]

@@ -2,8 +2,8 @@
 bound) lets the policy keep gaining by pushing the ratio far past 1 + clip_eps."""
 
 import torch
-
 from grading.adapters import load_solution
+
 from minialign.logprobs import masked_mean
 
 CAUGHT_BY = ["test_ppo_policy_loss_hand_value", "test_ppo_clipped_tokens_get_no_gradient"]

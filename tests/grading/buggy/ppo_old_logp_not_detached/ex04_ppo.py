@@ -2,8 +2,8 @@
 the ratio exp(logp - old_logp) is 1 whatever the parameters, and the policy gets no gradient."""
 
 import torch
-
 from grading.adapters import load_solution
+
 from minialign.logprobs import masked_mean
 
 CAUGHT_BY = ["test_ppo_pitfall_old_logp_not_detached"]

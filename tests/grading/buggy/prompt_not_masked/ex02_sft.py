@@ -2,7 +2,6 @@
 write the user's prompt."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_response_mask_excludes_prompt_pitfall_prompt_not_masked"]

@@ -2,7 +2,6 @@
 divides by them, so the loss shrinks with the amount of prompt and padding in the batch."""
 
 import torch
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_sft_loss_averages_over_response_tokens_pitfall_padding_in_the_mean"]

@@ -3,7 +3,6 @@ model is asked to "predict" a token it has already seen."""
 
 import torch
 import torch.nn.functional as F
-
 from grading.adapters import load_solution
 
 CAUGHT_BY = ["test_token_logprobs_shift_pitfall_off_by_one"]
