@@ -25,7 +25,8 @@ def test_generation_bench_runs_past_the_block_and_keeps_the_weights():
 @pytest.mark.slow
 def test_bench_main_writes_json(tmp_path, tiny_cache):
     path = tmp_path / "bench.json"
-    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tiny_cache), out=str(path), repeats=1, settings=[])
+    args = argparse.Namespace(preset="tiny", seed=0, device="cpu", cache=str(tiny_cache), out=str(path), repeats=1,
+                              settings=[])
     assert bench.main(args) == 0
     results = json.loads(path.read_text())
     assert results["train_tokens_per_s"] > 0 and results["peak_rss_mb"] > 0

@@ -181,4 +181,5 @@ def test_train_dpo_wants_one_eps_per_pair(world):
 
     pairs = [PreferencePair("What is 2 plus 2?", "2 plus 2 is 4.", "2 plus 2 is 5.", "arithmetic")] * 3
     with pytest.raises(ValueError, match="one eps per pair: got 2 for 3 pairs"):
-        dpo.train_dpo(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), None, world, pairs=pairs, label_smoothing=[0.1, 0.2])
+        dpo.train_dpo(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), None, world, pairs=pairs,
+                      label_smoothing=[0.1, 0.2])

@@ -88,8 +88,10 @@ def test_critique_numbers_are_recomputable(run):
             expect = {
                 "critique precision": sum(r["oracle_flaw"] for r in flagged) / len(flagged) if flagged else nan,
                 "critique recall": sum(r["flagged"] for r in flawed) / len(flawed) if flawed else nan,
-                "keep after fine": sum(r["revision_score"] == pytest.approx(r["score_before"]) for r in fine) / len(fine) if fine else nan,
-                "raise after flag": sum(r["revision_score"] > r["score_before"] for r in flagged) / len(flagged) if flagged else nan,
+                "keep after fine": (sum(r["revision_score"] == pytest.approx(r["score_before"]) for r in fine)
+                                    / len(fine) if fine else nan),
+                "raise after flag": (sum(r["revision_score"] > r["score_before"] for r in flagged) / len(flagged)
+                                     if flagged else nan),
             }
             for key, value in expect.items():
                 got = extras.get(f"{which}, {name}: {key}", nan)

@@ -26,7 +26,8 @@ def test_demo_aliases_and_unknown_stage(tmp_path, tiny_cache, capsys):
 @pytest.mark.slow
 def test_pipeline_with_a_subset_of_stages_and_an_unknown_one(tmp_path, tiny_cache, capsys):
     out = tmp_path / "run"
-    assert main(["pipeline", "--preset", "tiny", "--cache", str(tiny_cache), "--out", str(out), "--stages", "orpo"]) == 0
+    argv = ["pipeline", "--preset", "tiny", "--cache", str(tiny_cache), "--out", str(out), "--stages", "orpo"]
+    assert main(argv) == 0
     assert (out / "report.md").exists() and "| orpo |" in (out / "report.md").read_text()
     assert main(["pipeline", "--preset", "tiny", "--cache", str(tiny_cache), "--stages", "orpo,nope"]) == 2
     assert "unknown stages ['nope']" in capsys.readouterr().out
@@ -55,7 +56,7 @@ def test_demo_shows_the_pipelines_evaluation_row(tmp_path, tiny_cache, capsys, m
 
     monkeypatch.setattr(evaluate, "sample_responses", no_sampling)
     assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("| orpo |"))
     assert line.split("|")[2].strip() == f"{row['reward']:+.3f}"  # the same row as the pipeline's report
     # ... because it is the pipeline's cached row: a changed cache file is what the demo shows
     from pathlib import Path
@@ -66,5 +67,5 @@ def test_demo_shows_the_pipelines_evaluation_row(tmp_path, tiny_cache, capsys, m
         r["score"] = 0.123  # every response of orpo now scores 0.123: so must its reward
     cached.write_text(json.dumps(data))
     assert main(["demo", "orpo", "--preset", "tiny", "--cache", cache, "--out", str(tmp_path / "o")]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("| orpo |"))
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("| orpo |"))
     assert line.split("|")[2].strip() == "+0.123"

@@ -16,15 +16,18 @@ def stages(tmp_path_factory, copy_tiny_cache):
 
 EXPECTED = {
     "reward": ["held-out pairwise accuracy", "accuracy on harmful pairs",
-               "label-noise ceiling (training labels that agree with the oracle)", "label-noise ceiling on harmful pairs"],
+               "label-noise ceiling (training labels that agree with the oracle)",
+               "label-noise ceiling on harmful pairs"],
     "ppo": ["reward-model score of sft", "reward-model score of ppo"],
     "grpo": [f"{split}: {key}" for split in ("new phrasings", "new tasks") for key in
              ("held-out sums", "sft greedy accuracy", "grpo greedy accuracy", "sft sampled accuracy",
               "grpo sampled accuracy", "grpo greedy, several candidate numbers",
               "grpo sampled, several candidate numbers")]
-            + ["sft harmful compliance (4 samples per held-out prompt)", "grpo over-refusal (4 samples per held-out prompt)"],
+            + ["sft harmful compliance (4 samples per held-out prompt)",
+               "grpo over-refusal (4 samples per held-out prompt)"],
     "sl_cai": [f"probe, {name}: rounds" for name in ("harm", "honesty", "helpful", "caution")]
-              + [f"{split}: {model} reward" for split in ("new phrasings", "new tasks") for model in ("sft", "sft + loop")],
+              + [f"{split}: {model} reward" for split in ("new phrasings", "new tasks")
+                 for model in ("sft", "sft + loop")],
     "judge": ["sft as judge, agreement with the oracle (held-out pairs)",
               "judge agreement with the oracle (held-out pairs)"],
 }
@@ -38,7 +41,7 @@ def test_each_stage_reports_its_numbers(stages, stage):
         assert key in values, f"{stage}: {key!r} missing from {sorted(values)}"
         assert isinstance(values[key], float) and math.isfinite(values[key])
     for key, v in values.items():
-        if "accuracy" in key or "ceiling" in key or "candidate" in key or "compliance" in key or "refusal" in key or "agreement" in key:
+        if any(word in key for word in ("accuracy", "ceiling", "candidate", "compliance", "refusal", "agreement")):
             assert 0.0 <= v <= 1.0, f"{stage}: {key} = {v} is not a rate"
 
 

@@ -20,7 +20,8 @@ from minialign.evaluate import (
 from minialign.logprobs import response_mask, token_logprobs
 from minialign.model import GPT, GPTConfig
 
-RATES = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+RATES = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy",
+         "arithmetic_accuracy")
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,8 @@ def _by_module(outcomes: dict[str, list[str]], module: str) -> dict[str, list[st
 def test_solutions_pass_every_grading_test(runs):
     result = runs["solutions"]
     failed = {n: o for n, o in result["outcomes"].items() if o[0] != "passed"}
-    assert not failed, f"grading tests that fail against solutions/:\n{_summary(failed, 'failed')}{_summary(failed, 'error')}"
+    assert not failed, ("grading tests that fail against solutions/:\n"
+                        f"{_summary(failed, 'failed')}{_summary(failed, 'error')}")
     assert result["exit_code"] == 0
     for module in MODULES:
         assert _by_module(result["outcomes"], module), f"no grading test ran for {module}"
@@ -181,7 +182,9 @@ def test_solutions_agree_with_the_package():
     for kind in ("k1", "k3"):
         close(s.kl_estimate(logp, ref, kind), logprobs.kl_estimate(logp, ref, kind))
     rewards, values, advantages = (torch.randn(3, 6, generator=g) for _ in range(3))
-    for a, b in zip(s.compute_gae(rewards, values, response, 0.9, 0.8), ppo.compute_gae(rewards, values, response, 0.9, 0.8)):
+    ours = s.compute_gae(rewards, values, response, 0.9, 0.8)
+    theirs = ppo.compute_gae(rewards, values, response, 0.9, 0.8)
+    for a, b in zip(ours, theirs):
         close(a, b)
     close(s.ppo_policy_loss(logp, old, advantages, response), ppo.ppo_policy_loss(logp, old, advantages, response)[0])
 

@@ -165,7 +165,8 @@ def test_chinese_glosses_use_the_glossary_terms(name):
             assert english.lower() in glossary, f"({english}) is not in notebooks/TERMINOLOGY.md"
             zh_term = glossary[english.lower()]
             before = text[: m.start(1) + 1]
-            assert before.endswith(zh_term), f"{name}: '{before[-12:]}（{english}）' should read '{zh_term}（{english}）'"
+            assert before.endswith(zh_term), (f"{name}: '{before[-12:]}（{english}）' "
+                                              f"should read '{zh_term}（{english}）'")
 
 
 def test_the_gloss_check_catches_a_wrong_chinese_term():
@@ -211,7 +212,8 @@ def test_builder_requires_the_output_of_a_checked_cell(tmp_path):
 def test_builder_rejects_a_checked_cell_whose_output_is_a_placeholder(tmp_path):
     # a checked cell must store the output it really prints, not a reminder to fill it in
     with pytest.raises(build.SourceError, match="refresh-outputs"):
-        _parse(tmp_path, "# %%\n# NBVAL_CHECK_OUTPUT\nprint(1)\n# %% [output]\n# (filled in by build.py --refresh-outputs)\n")
+        _parse(tmp_path, "# %%\n# NBVAL_CHECK_OUTPUT\nprint(1)\n"
+                         "# %% [output]\n# (filled in by build.py --refresh-outputs)\n")
 
 
 def test_lesson_times_sum_the_cells_of_each_notebook(tmp_path):

@@ -105,7 +105,8 @@ GOOD = '{"prompt": "Hi?", "chosen": "Hello.", "rejected": "No."}'
         ('["Hi?", "Hello.", "No."]', "JSON object"),
         ('{"prompt": "Hi?", "chosen": "Hello."}', "missing field 'rejected'"),
         ('{"prompt": "Hi?", "chosen": 3, "rejected": "No."}', "'chosen' must be a string"),
-        ('{"prompt": [{"role": "user", "content": "Hi?"}], "chosen": "a", "rejected": "b"}', "'prompt' must be a string"),
+        ('{"prompt": [{"role": "user", "content": "Hi?"}], "chosen": "a", "rejected": "b"}',
+         "'prompt' must be a string"),
         ('{"prompt": "Hi?", "chosen": "  ", "rejected": "No."}', "'chosen' is empty"),
     ],
 )

@@ -102,7 +102,7 @@ def test_right_option_is_not_always_in_the_same_place(lesson):
 def _gae_first(rewards, values, gamma, lam):
     # A_0 = sum_l (gamma*lam)^l delta_l (Schulman et al. 2016, eq. 16), not the backward recursion
     deltas = [rewards[t] + gamma * values[t + 1] - values[t] for t in range(len(rewards))]
-    return sum((gamma * lam) ** l * d for l, d in enumerate(deltas))
+    return sum((gamma * lam) ** k * d for k, d in enumerate(deltas))
 
 
 def _log_odds(avg_logp):
@@ -140,7 +140,8 @@ EXPECTED = {
     "02-7": (2 * 1.0 + 8 * 0.5) / (2 + 8),
     "03-1": _bt_loss(1.5 - 0.5),
     "03-2": (_bt_loss(1.5 + _H - 0.5) - _bt_loss(1.5 - _H - 0.5)) / (2 * _H),  # finite difference
-    "03-5": sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in [(1.0, 0.2), (0.3, 0.9), (2.0, -1.0), (0.5, 0.5)]) / 4,
+    "03-5": sum(1.0 if c > r else 0.5 if c == r else 0.0
+                for c, r in [(1.0, 0.2), (0.3, 0.9), (2.0, -1.0), (0.5, 0.5)]) / 4,
     "04-1": _gae_first([0.0, 1.0], [0.5, 0.8, 0.0], 1.0, 0.95),
     "04-2": _gae_first([0.0, 1.0], [0.5, 0.8, 0.0], 1.0, 0.95) + 0.5,
     "04-3": (math.exp(-0.5) - 1) - (-0.5),  # rho = pi_ref/pi = e^-0.5
@@ -340,11 +341,13 @@ SCHEMA_CASES = {
     ),
     "bool-answer": (_set("questions/0/answer", True), ["'05-1'", "answer", "True is not of type"]),
     "negative-index": (_set("questions/0/answer", -1), ["'05-1'", "answer", "less than the minimum of 0"]),
-    "choice-with-tolerance": (_set("questions/0/tolerance", 0.1), ["'05-1'", "questions/0/tolerance", "should not be valid"]),
+    "choice-with-tolerance": (_set("questions/0/tolerance", 0.1),
+                              ["'05-1'", "questions/0/tolerance", "should not be valid"]),
     "numeric-answer-text": (_set("questions/1/answer", "half"), ["'05-2'", "answer", "not of type 'number'"]),
     "no-tolerance": (_del("questions/1/tolerance"), ["'05-2'", "'tolerance' is a required property"]),
     "negative-tolerance": (_set("questions/1/tolerance", -0.1), ["'05-2'", "tolerance", "less than the minimum"]),
-    "numeric-with-options": (_set("questions/1/options", _TWO_OPTIONS), ["'05-2'", "questions/1/options", "should not be valid"]),
+    "numeric-with-options": (_set("questions/1/options", _TWO_OPTIONS),
+                             ["'05-2'", "questions/1/options", "should not be valid"]),
 }
 
 
@@ -638,7 +641,8 @@ def test_main_cli_usage_errors_return_2_instead_of_exiting(argv, capsys):
     assert main_cli(argv) == 2
 
 
-@pytest.mark.parametrize("argv, words", [(["grade", "a.csv"], "scores your exercises"), (["grade", "--lang", "zh"], "练习")])
+@pytest.mark.parametrize("argv, words", [(["grade", "a.csv"], "scores your exercises"),
+                                         (["grade", "--lang", "zh"], "练习")])
 def test_main_cli_old_quiz_grade_points_to_score_sheet_and_to_the_exercise_grader(argv, words, capsys):
     assert main_cli(argv) == 2
     err = capsys.readouterr().err

@@ -37,7 +37,8 @@ def test_same_seed_same_generations(tiny_trained, tiny_cache):
     outs = []
     for s in (tiny_trained, Stages("tiny", seed=0, cache=tiny_cache)):  # as trained, then reloaded
         g = torch.Generator().manual_seed(0)
-        outs.append(rollout.generate(s.get("base"), s.tokenizer, ["What is 2 plus 2?"] * 3, max_new_tokens=8, generator=g).responses)
+        out = rollout.generate(s.get("base"), s.tokenizer, ["What is 2 plus 2?"] * 3, max_new_tokens=8, generator=g)
+        outs.append(out.responses)
     assert outs[0] == outs[1]
 
 

@@ -33,7 +33,8 @@ REPO_ROOT = GRADING_DIR.parents[1]
 BUGGY_DIR = GRADING_DIR / "buggy"
 # unraisableexception runs gc.collect() several times per session: a quarter of a second with
 # torch loaded, for a check these tiny sessions do not need
-PYTEST_ARGS = ["-qq", "--tb=no", "--no-header", "-p", "no:cacheprovider", "-p", "no:nbval", "-p", "no:unraisableexception"]
+PYTEST_ARGS = ["-qq", "--tb=no", "--no-header", "-p", "no:cacheprovider", "-p", "no:nbval",
+               "-p", "no:unraisableexception"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def run_many(runs: list[dict], workdir: Path, timeout: float = 300) -> dict[str,
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
     if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"the grading runner failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"the grading runner failed (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(out.read_text(encoding="utf-8"))
 
 

@@ -49,7 +49,8 @@ def test_kl_k3_is_never_negative():
     logp, ref = -3 * torch.rand(8, 16, generator=g), -3 * torch.rand(8, 16, generator=g)
     k3 = ex.kl_estimate(logp, ref, "k3")
     # (-1e-6: exp(x) - x - 1 may round a hair below 0 in float32 when x is tiny)
-    assert (k3 >= -1e-6).all(), f"k3 must be >= 0 for every token (log r <= r - 1); its minimum was {k3.min().item():.4f}"
+    assert (k3 >= -1e-6).all(), (f"k3 must be >= 0 for every token (log r <= r - 1); "
+                                 f"its minimum was {k3.min().item():.4f}")
 
 
 def test_kl_estimate_rejects_unknown_kind():
