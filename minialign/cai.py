@@ -449,10 +449,11 @@ def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConf
 
 
 def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConfig | None = None,
-                 critic: GPT | None = None) -> tuple[MetricsLog, list[Transcript]]:
+                 critic: GPT | None = None) -> MetricsLog:
     """SL-CAI: `critic` (default: the model itself) critiques and revises the model's responses
     to red-team prompts, the model answers ordinary ones (`sl_cai_examples`), then the model is
-    fine-tuned in place on both with the SFT loss and loop (`sft.fine_tune`). Returns (log, transcripts)."""
+    fine-tuned in place on both with the SFT loss and loop (`sft.fine_tune`). Returns the metrics log,
+    whose last row counts the examples and the transcripts (and those stopped early for lack of room)."""
     cfg = cfg or SLCAIConfig()
     examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg, critic)
     if n_revisions == 0 or len(examples) < cfg.batch_size:
@@ -461,4 +462,5 @@ def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConfig 
                          "(n_per_kind) or allow longer transcripts")
     log = sft.fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "sl-cai")
     log.log(0, revision_examples=n_revisions, helpful_examples=len(examples) - n_revisions)
-    return log, transcripts
+    log.log(0, transcripts=len(transcripts), stopped_early=sum(bool(t.stopped) for t in transcripts))
+    return log

@@ -406,10 +406,12 @@ def soft_label_smoothing(labels: AILabels) -> list[float]:
 
 
 def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: MiniWorld,
-                    cfg: RLAIFConfig | None = None) -> tuple[MetricsLog, AILabels]:
+                    cfg: RLAIFConfig | None = None) -> MetricsLog:
     """RLAIF with DPO: draw the pairs oracle-label DPO would train on, let `judge` relabel them
     (each under a principle drawn from the constitution), and train `policy` in place with the
-    shared loop `dpo.train_dpo`, on soft or hard labels. Returns (log, labels)."""
+    shared loop `dpo.train_dpo`, on soft or hard labels. Returns the metrics log, whose last row
+    says how the judge's labels compare (`AILabels`: agreement with the given labels and with the
+    oracle, pairs kept)."""
     cfg = cfg or RLAIFConfig()
     if cfg.label_mode not in LABEL_MODES:
         raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {cfg.label_mode!r}")
@@ -420,4 +422,6 @@ def train_rlaif_dpo(policy: GPT, ref: GPT, judge: GPT, tok: Tokenizer, world: Mi
     labels = ai_label_pairs(judge, tok, pairs, questions, cfg.min_confidence, cfg.judge_batch_size)
     eps = soft_label_smoothing(labels) if cfg.label_mode == "soft" else None
     log = train_dpo(policy, ref, tok, world, cfg.dpo, pairs=labels.pairs, label_smoothing=eps)
-    return log, labels
+    log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
+            ai_pairs=len(labels.pairs))
+    return log

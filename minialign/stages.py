@@ -315,19 +315,15 @@ def _build_judge(stages: Stages):
 def _build_sl_cai(stages: Stages):
     # the SFT model fine-tuned on the feedback model's revisions of its responses
     model = stages.fresh_copy("sft")
-    log, transcripts = cai.train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"),
-                                        critic=stages.get("judge"))
-    log.log(0, transcripts=len(transcripts), stopped_early=sum(bool(t.stopped) for t in transcripts))
+    log = cai.train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"), critic=stages.get("judge"))
     return model, log
 
 
 def _build_rlaif_dpo(stages: Stages):
     # DPO from SFT on pairs labelled by the feedback model; as in 'dpo', the reference is a separate copy
     policy, ref = stages.fresh_copy("sft"), stages.fresh_copy("sft")
-    log, labels = rlaif.train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
-                                      stages.config_of("rlaif_dpo"))
-    log.log(0, ai_label_agreement=labels.label_agreement, ai_oracle_agreement=labels.oracle_agreement,
-            ai_pairs=len(labels.pairs))
+    log = rlaif.train_rlaif_dpo(policy, ref, stages.get("judge"), stages.tokenizer, stages.world,
+                                stages.config_of("rlaif_dpo"))
     return policy, log
 
 
