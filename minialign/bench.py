@@ -82,7 +82,8 @@ def bench_losses(model: GPT, batch: int = 32, T: int = 48, repeats: int = 5) -> 
         return run
 
     def pair_logps():
-        both = sequence_logprobs(model(torch.cat([ids, ids.flip(0)])), torch.cat([ids, ids.flip(0)]), torch.cat([mask, mask]))
+        both = sequence_logprobs(model(torch.cat([ids, ids.flip(0)])), torch.cat([ids, ids.flip(0)]),
+                                 torch.cat([mask, mask]))
         return both[:batch], both[batch:]
 
     def sft():
@@ -129,8 +130,8 @@ def bench_train(model: GPT, batch: int = 32, T: int = 128, repeats: int = 5) -> 
 
 
 def main(args) -> int:
-    stages = Stages(args.preset, seed=args.seed, device="cpu" if args.device == "auto" else args.device, cache=args.cache,
-                    settings=args.settings)
+    stages = Stages(args.preset, seed=args.seed, device="cpu" if args.device == "auto" else args.device,
+                    cache=args.cache, settings=args.settings)
     torch.manual_seed(args.seed)
     model = GPT(stages.preset.model)
     model.eval()
@@ -144,7 +145,8 @@ def main(args) -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    print(f"benchmarking the {stages.preset.name} model ({results['params']:,} parameters), median of {args.repeats} runs")
+    print(f"benchmarking the {stages.preset.name} model ({results['params']:,} parameters), "
+          f"median of {args.repeats} runs")
     results["train_tokens_per_s"] = bench_train(model, repeats=args.repeats)
     print(f"  training: {results['train_tokens_per_s']:,.0f} tokens/s")
     model.eval()

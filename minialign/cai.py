@@ -316,9 +316,11 @@ class CritiqueConfig:
     """How the critique -> revise loop runs."""
 
     rounds: int = 2
-    """critique -> revise rounds per transcript (Bai et al.: up to 4; ours 2, so both default principles get a turn; lesson 8)"""
+    ("critique -> revise rounds per transcript (Bai et al.: up to 4; ours 2, so both default principles get a turn; "
+     "lesson 8)")
     principles: tuple[str, ...] = ("harm", "helpful")
-    """principles to sample from, () = the whole constitution (ours: harm and helpful, the two sides the red team measures; lesson 8)"""
+    ("principles to sample from, () = the whole constitution (ours: harm and helpful, the two sides the red team "
+     "measures; lesson 8)")
     temperature: float = 0.0
     """sampling temperature of critiques and revisions (0 = greedy: a tiny model's best guess)"""
     response_temperature: float = 1.0
@@ -355,9 +357,12 @@ class SLCAIConfig:
     n_per_kind: dict = field(default_factory=lambda: {"harmful": 128})
     """transcripts per prompt kind, on train-split prompts: the red-team prompts that the loop revises"""
     helpful_ratio: float = 2.0
-    """helpful examples per revision (Bai et al. mix in helpful samples; ours 2, so revisions alone do not teach refusing; lesson 8)"""
-    helpful_mix: dict = field(default_factory=lambda: {"factual": 0.2, "arithmetic": 0.1, "benign": 0.55, "advice": 0.15})
-    """prompt kinds of the helpful examples, as proportions (mostly benign-but-scary requests, which a refusal-trained model refuses next; lesson 8)"""
+    ("helpful examples per revision (Bai et al. mix in helpful samples; ours 2, so revisions alone do not teach "
+     "refusing; lesson 8)")
+    helpful_mix: dict = field(default_factory=lambda: {"factual": 0.2, "arithmetic": 0.1, "benign": 0.55,
+                                                       "advice": 0.15})
+    ("prompt kinds of the helpful examples, as proportions (mostly benign-but-scary requests, which a refusal-trained "
+     "model refuses next; lesson 8)")
     helpful_temperature: float = 0.0
     """temperature at which the model answers them (0 = greedy: its best answer, not a noisy sample)"""
     batch_size: int = 32
@@ -442,7 +447,8 @@ def sl_cai_examples(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConf
     transcripts = run_critique(model, tok, [p.text for p in prompts], cfg.critique, cfg.seed, critic=critic)
     revisions = revision_examples(transcripts, tok, model.config.block_size)
     n_helpful = round(cfg.helpful_ratio * len(revisions))
-    helpful_prompts = sl_cai_prompts(world, helpful_counts(n_helpful, cfg.helpful_mix), cfg.seed + 1) if n_helpful else []
+    helpful_prompts = (sl_cai_prompts(world, helpful_counts(n_helpful, cfg.helpful_mix), cfg.seed + 1)
+                       if n_helpful else [])
     helpful = helpful_examples(model, tok, helpful_prompts, cfg.helpful_temperature, cfg.critique.max_new_tokens,
                                cfg.seed + 1)
     return revisions + helpful, transcripts, len(revisions)
@@ -457,8 +463,8 @@ def train_sl_cai(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: SLCAIConfig 
     cfg = cfg or SLCAIConfig()
     examples, transcripts, n_revisions = sl_cai_examples(model, tok, world, cfg, critic)
     if n_revisions == 0 or len(examples) < cfg.batch_size:
-        raise ValueError(f"SL-CAI collected {n_revisions} usable revisions and {len(examples)} examples in all; it needs "
-                         f"at least one revision and batch_size={cfg.batch_size} examples: draw more prompts "
+        raise ValueError(f"SL-CAI collected {n_revisions} usable revisions and {len(examples)} examples in all; "
+                         f"it needs at least one revision and batch_size={cfg.batch_size} examples: draw more prompts "
                          "(n_per_kind) or allow longer transcripts")
     log = sft.fine_tune(model, tok, examples, cfg.batch_size, cfg.seed, cfg.loop, "sl-cai")
     log.log(0, revision_examples=n_revisions, helpful_examples=len(examples) - n_revisions)

@@ -46,7 +46,8 @@ def transcript_record(t: Transcript, prompt: Prompt, split: str = "") -> dict:
     of the response each critique was asked about."""
     rounds, before = [], t.response
     for r in t.rounds:
-        rounds.append({"principle": r.principle.name, "critique": r.critique, "flagged": is_flagged(r.critique, r.principle.name),
+        rounds.append({"principle": r.principle.name, "critique": r.critique,
+                       "flagged": is_flagged(r.critique, r.principle.name),
                        "oracle_flaw": oracle.flaw(r.principle.name, prompt, before), "revision": r.revision,
                        "score_before": oracle.score(prompt, before).total,
                        "revision_score": oracle.score(prompt, r.revision).total})
@@ -89,8 +90,10 @@ def critique_report(records: Sequence[dict]) -> dict[str, float]:
         out[f"{name}: rounds"] = float(len(rs))
         out[f"{name}: critique precision"] = _rate(sum(r["oracle_flaw"] for r in flagged), len(flagged))
         out[f"{name}: critique recall"] = _rate(sum(r["flagged"] for r in flawed), len(flawed))
-        out[f"{name}: keep after fine"] = _rate(sum(abs(r["revision_score"] - r["score_before"]) < 1e-9 for r in fine), len(fine))
-        out[f"{name}: raise after flag"] = _rate(sum(r["revision_score"] > r["score_before"] for r in flagged), len(flagged))
+        out[f"{name}: keep after fine"] = _rate(sum(abs(r["revision_score"] - r["score_before"]) < 1e-9 for r in fine),
+                                                len(fine))
+        out[f"{name}: raise after flag"] = _rate(sum(r["revision_score"] > r["score_before"] for r in flagged),
+                                                 len(flagged))
     return out
 
 
@@ -118,7 +121,8 @@ def loop_on_records(model_records: Sequence[dict], prompts: Mapping[str, Prompt]
     out_t, out_r = [], []
     for rec, t in zip(model_records, transcripts):
         p = prompts[rec["prompt"]]
-        out_t.append({"run": "loop", "model": rec["model"], "sample": rec["sample"], **transcript_record(t, p, rec["split"])})
+        out_t.append({"run": "loop", "model": rec["model"], "sample": rec["sample"],
+                      **transcript_record(t, p, rec["split"])})
         out_r.append(_rescored(rec, p, t.final, LOOP_MODEL))
     return out_t, out_r
 

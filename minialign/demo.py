@@ -64,7 +64,8 @@ def demo_sft(stages: Stages, name: str, out: Path) -> None:
     print(side_by_side(stages, "base", "sft"))
     n = stages.preset.n_eval_prompts
     for name in ("base", "sft"):
-        print(f"mean oracle score, {name:>4}, {n} held-out prompts (sampled, T=1): {mean_oracle_score(stages, name):+.3f}")
+        score = mean_oracle_score(stages, name)
+        print(f"mean oracle score, {name:>4}, {n} held-out prompts (sampled, T=1): {score:+.3f}")
     path = out / "losses_base_sft.png"
     plots.plot_curves({"pretrain": stages.metrics("base"), "sft": stages.metrics("sft")}, path=path)
     print(f"\nloss curves: {path}")

@@ -34,7 +34,8 @@ def reward_diagnostics(stages: Stages) -> dict[str, float]:
     pairs = make_pairs(stages.world, cfg.n_eval_pairs, cfg.seed + 1, "eval", 0.0)  # noiseless: the oracle's order
     train = make_pairs(stages.world, cfg.n_pairs, cfg.seed, "train", cfg.label_temperature)  # the labels it learnt
     out = {"held-out pairwise accuracy": reward.reward_accuracy(rm, tok, pairs),
-           "label-noise ceiling (training labels that agree with the oracle)": 1 - sum(p.flipped for p in train) / len(train)}
+           "label-noise ceiling (training labels that agree with the oracle)":
+               1 - sum(p.flipped for p in train) / len(train)}
     for kind in sorted({p.kind for p in pairs}):
         out[f"accuracy on {kind} pairs"] = reward.reward_accuracy(rm, tok, [p for p in pairs if p.kind == kind])
         of_kind = [p for p in train if p.kind == kind]

@@ -33,7 +33,10 @@ from minialign.world import MiniWorld
 
 
 def _require_no_label_smoothing(loss_type: str, label_smoothing: float | torch.Tensor) -> None:
-    nonzero = bool((label_smoothing != 0).any()) if isinstance(label_smoothing, torch.Tensor) else label_smoothing != 0.0
+    if isinstance(label_smoothing, torch.Tensor):
+        nonzero = bool((label_smoothing != 0).any())
+    else:
+        nonzero = label_smoothing != 0.0
     if nonzero:
         got = "a per-pair tensor with non-zero values" if isinstance(label_smoothing, torch.Tensor) else label_smoothing
         raise ValueError(
@@ -230,7 +233,8 @@ AVERAGED_LOSS_TYPES = ("ipo",)
 @dataclass
 class DPOConfig:
     beta: float = 1.0
-    """KL strength (paper 0.1; ours 1.0: at 0.1 the tiny policy drifted to "I am not sure, sorry." on facts it knows on the first MiniWorld; lesson 5 sweeps it)"""
+    ('KL strength (paper 0.1; ours 1.0: at 0.1 the tiny policy drifted to "I am not sure, sorry." on facts it knows '
+     "on the first MiniWorld; lesson 5 sweeps it)")
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
     """one of DPO_LOSS_TYPES: sigmoid (DPO), ipo, hinge (SLiC), robust"""
     label_smoothing: float = 0.0
@@ -240,11 +244,13 @@ class DPOConfig:
     batch_size: int = 32
     """pairs per step (each step runs the policy on 2 * batch_size sequences)"""
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=360, lr=2e-4, warmup_steps=5, weight_decay=0.0))
-    """optimiser loop (paper lr 1e-6 for large models; ours 2e-4 for 360 steps, about two passes over the pairs; lesson 5)"""
+    ("optimiser loop (paper lr 1e-6 for large models; ours 2e-4 for 360 steps, about two passes over the pairs; "
+     "lesson 5)")
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
     nll_weight: float = 1.0
-    """alpha of the chosen-response NLL term, i.e. RPO (paper DPO 0, Llama 3 0.2; ours 1.0: plain DPO garbled the tiny policy on the first MiniWorld; lesson 5 shows both)"""
+    ("alpha of the chosen-response NLL term, i.e. RPO (paper DPO 0, Llama 3 0.2; ours 1.0: plain DPO garbled the tiny "
+     "policy on the first MiniWorld; lesson 5 shows both)")
     seed: int = 0
     """seeds pair sampling and batch order"""
 

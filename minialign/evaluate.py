@@ -84,7 +84,8 @@ TABLE_COLUMNS = {
     "mean_length": ("words", "{:.1f}"),
     "train_seconds": ("training (s)", "{:.0f}"),
 }
-RATE_FIELDS = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy", "arithmetic_accuracy")
+RATE_FIELDS = ("win_rate", "tie_rate", "decided_win_rate", "harmful_compliance", "over_refusal", "factual_accuracy",
+               "arithmetic_accuracy")
 
 
 def sample_responses(model: nn.Module, tok: Tokenizer, prompts: Sequence[Prompt], seed: int = 0,
@@ -266,8 +267,8 @@ def sample_records(model: nn.Module, name: str, tok: Tokenizer, world: MiniWorld
     for split, prompts in splits.items():
         best = [best_score(world, p) for p in prompts]
         for j in range(n_samples):
-            out = sample_responses(model, tok, prompts, sample_seed(seed, sample_offset + j), temperature, max_new_tokens,
-                                   batch_size=EVAL_BATCH)
+            out = sample_responses(model, tok, prompts, sample_seed(seed, sample_offset + j), temperature,
+                                   max_new_tokens, batch_size=EVAL_BATCH)
             if j == 0:
                 kl[split] = kl_to_reference(model, ref_model, out.batch) if ref_model is not None else NAN
             for p, b, response in zip(prompts, best, out.responses):

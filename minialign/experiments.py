@@ -82,7 +82,8 @@ def reward_hacking_experiment(
             run_cfg = dataclasses.replace(cfg, kl_coef=kl_coef, kl_controller="fixed")
             logs[name] = train_ppo(policy, ref, reward_model, stages.tokenizer, stages.world, run_cfg).rows
             first, last = logs[name][0], logs[name][-1]
-            summary[name] = {f"{key}_{when}": row[key] for key in ("total_score", "score", "oracle", "kl", "response_len", "unfinished")
+            keys = ("total_score", "score", "oracle", "kl", "response_len", "unfinished")
+            summary[name] = {f"{key}_{when}": row[key] for key in keys
                              for when, row in (("first", first), ("last", last))}
             out = rollout.generate(policy, stages.tokenizer, prompts, cfg.max_new_tokens, temperature=0.0,
                                    generator=torch.Generator().manual_seed(0))

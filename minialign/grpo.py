@@ -296,8 +296,9 @@ def arithmetic_reward(prompt: Prompt, response: str, format_reward: float = 0.0)
     """The verifiable reward: 1.0 when the oracle counts the answer correct, else 0.0: the
     response must commit to exactly one final number (after its last "is" there is one number
     and no "or", see `oracle.commits_to_one_number`) and that number must be the sum, so a list,
-    a range or "12 or 13" earns 0 even when the sum is among the candidates; plus `format_reward` when the whole response is
-    exactly of the form "a plus b is N." or "a minus b is N." (whether N is right or not)."""
+    a range or "12 or 13" earns 0 even when the sum is among the candidates; plus `format_reward`
+    when the whole response is exactly of the form "a plus b is N." or "a minus b is N." (whether
+    N is right or not)."""
     if prompt.kind != "arithmetic":
         raise ValueError(f"prompt must be an arithmetic prompt, got kind {prompt.kind!r}")
     correct = oracle.score(prompt, response).correct
@@ -362,7 +363,8 @@ def grpo_batch_loss(
                      cfg.clip_eps_high, cfg.beta, cfg.loss_type, cfg.max_new_tokens)
 
 
-def anchor_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
+def anchor_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int,
+                    block_size: int) -> list[tuple[list[int], int]]:
     """n SFT conversations (ids, prompt_len) on training prompts of every kind but arithmetic,
     with the world's SFT responses: the text on which `anchor_kl` holds the policy to the reference."""
     def draw(rng: random.Random) -> tuple[str, str] | None:

@@ -133,13 +133,15 @@ def orpo_loss(
 @dataclass
 class ORPOConfig:
     lam: float = 0.6
-    """weight of the odds-ratio term (paper 0.1-0.2; ours 0.6: at 0.1 factual accuracy fell on the first MiniWorld as the NLL imitated "I am not sure"; lesson 6)"""
+    ("weight of the odds-ratio term (paper 0.1-0.2; ours 0.6: at 0.1 factual accuracy fell on the first MiniWorld "
+     'as the NLL imitated "I am not sure"; lesson 6)')
     n_pairs: int = 6000
     """training pairs, on prompts of the world's train split (ignored when pairs are given)"""
     batch_size: int = 32
     """pairs per step"""
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=360, lr=3e-4, warmup_steps=5, weight_decay=0.0))
-    """optimiser loop (the paper starts from the base model; ours from SFT, so a short run of about two passes over the pairs; lesson 6)"""
+    ("optimiser loop (the paper starts from the base model; ours from SFT, so a short run of about two passes over "
+     "the pairs; lesson 6)")
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the generated pairs (0 = noiseless)"""
     seed: int = 0

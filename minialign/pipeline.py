@@ -36,20 +36,21 @@ TEXT = {
         "versions": "versions", "elapsed": "total time", "memory": "peak memory (RSS)",
         "table": "Evaluation",
         "table_note": (
-            "Every model answers every distinct held-out prompt of both splits several times, sampled at "
-            "temperature 1 with the same seeds for every model, judged by the oracle; records.jsonl holds every "
-            "response and its score. New phrasings: tasks post-training covers, worded as it never words them "
-            "(new tasks, tasks only the pretraining corpus contains, where the world has them). Harmful compliance weighs every harmful task "
+            "Every model answers every distinct held-out prompt of both splits several times, sampled at temperature 1 "
+            "with the same seeds for every model, judged by the oracle; records.jsonl holds every response and its "
+            "score. New phrasings: tasks post-training covers, worded as it never words them (new tasks, tasks only "
+            "the pretraining corpus contains, where the world has them). Harmful compliance weighs every harmful task "
             "the same, over-refusal every benign-but-scary task. Against SFT, sample j is paired with SFT's sample j: "
             "W / T / L counts those pairs, win rate counts ties one half, fixed is the share of SFT's answers below "
-            "the oracle's best that the model beats, broken the share of SFT's best answers it makes worse, "
-            "headroom captured is (R - R_SFT) / (R_max - R_SFT). Intervals: 95%, bootstrap over prompts. "
-            "KL is per token against the SFT model on the model's own first sample. "
-            "The dpo and rlaif_dpo rows are DPO plus alpha times the NLL of the chosen response (RPO; "
-            "alpha = DPOConfig.nll_weight), not plain DPO; lesson 5 shows plain DPO beside it."
+            "the oracle's best that the model beats, broken the share of SFT's best answers it makes worse, headroom "
+            "captured is (R - R_SFT) / (R_max - R_SFT). Intervals: 95%, bootstrap over prompts. KL is per token "
+            "against the SFT model on the model's own first sample. The dpo and rlaif_dpo rows are DPO plus alpha "
+            "times the NLL of the chosen response (RPO; alpha = DPOConfig.nll_weight), not plain DPO; lesson 5 shows "
+            "plain DPO beside it."
         ),
         "train_s": "training time (s)",
-        "stages": "Stages", "stage": "stage", "status": "status", "trained": "trained now", "cached": "loaded from cache",
+        "stages": "Stages", "stage": "stage", "status": "status", "trained": "trained now",
+        "cached": "loaded from cache",
         "curves": "Training curves", "comparison": "Comparison", "examples": "Example responses (greedy)",
         "prompt": "prompt", "extras": "Stage diagnostics",
         "reading": "How to read this",
@@ -69,14 +70,15 @@ TEXT = {
         "table": "评估结果",
         "table_note": (
             "每个模型对两个留出（held-out）划分中每个互不相同的提示各采样若干次，温度为 1，所有模型使用相同的随机种子，"
-            "由预言机（oracle）打分；records.jsonl 记录了每个回答及其得分。新措辞：后训练数据覆盖的任务，换成它从未用过的说法"
-            "（世界提供新任务划分时，还有新任务：只有预训练语料里出现过的任务）。有害顺从率（harmful compliance）中每个有害任务权重相同，"
-            "过度拒答率（over-refusal）中每个听起来危险但无害的任务权重相同。与 SFT 比较时，第 j 个样本与 SFT 的第 j 个样本配对："
-            "胜 / 平 / 负统计这些配对，胜率（win rate）把平局计一半；“修好”是 SFT 未达预言机最高分的回答中被该模型超过的比例，"
+            "由预言机（oracle）打分；records.jsonl 记录了每个回答及其得分。新措辞：后训练数据覆盖的任务，"
+            "换成它从未用过的说法（世界提供新任务划分时，还有新任务：只有预训练语料里出现过的任务）。"
+            "有害顺从率（harmful compliance）中每个有害任务权重相同，过度拒答率（over-refusal）"
+            "中每个听起来危险但无害的任务权重相同。与 SFT 比较时，第 j 个样本与 SFT 的第 j 个样本配对：胜 / 平 / "
+            "负统计这些配对，胜率（win rate）把平局计一半；“修好”是 SFT 未达预言机最高分的回答中被该模型超过的比例，"
             "“改坏”是 SFT 已达最高分的回答中被该模型变差的比例；提升空间占比为 (R - R_SFT) / (R_max - R_SFT)。"
-            "区间为对提示做自助法（bootstrap）得到的 95% 区间。KL 是模型在自己的第一个样本上相对 SFT 模型的逐词元（per-token）KL 散度。"
-            "dpo 和 rlaif_dpo 两行是 DPO 加上 alpha 倍优选回答的负对数似然（RPO；alpha = DPOConfig.nll_weight），"
-            "不是纯 DPO；第 5 课把纯 DPO 与之并列展示。"
+            "区间为对提示做自助法（bootstrap）得到的 95% 区间。KL 是模型在自己的第一个样本上相对 SFT "
+            "模型的逐词元（per-token）KL 散度。dpo 和 rlaif_dpo 两行是 DPO 加上 alpha 倍优选回答的负对数似然（RPO；"
+            "alpha = DPOConfig.nll_weight），不是纯 DPO；第 5 课把纯 DPO 与之并列展示。"
         ),
         "train_s": "训练时间（秒）",
         "stages": "各阶段", "stage": "阶段", "status": "状态", "trained": "本次训练", "cached": "从缓存加载",
@@ -85,9 +87,9 @@ TEXT = {
         "reading": "如何解读",
         "reading_text": (
             "每一行都和 SFT 比较：偏好方法（PPO、DPO、ORPO、RLAIF-DPO）应当提高预言机奖励和胜率、降低有害顺从率，"
-            "同时不提高过度拒答率（即对齐税，alignment tax）；GRPO 的目标是算术准确率；SL-CAI 从模型自己的批评与修改中学习。"
-            "KL 表示每种方法为此离开 SFT 模型有多远。预言机只是人类标注者的替身：这里的数字是预言机所奖励的东西，"
-            "并不等于我们想要的全部。"
+            "同时不提高过度拒答率（即对齐税，alignment tax）；GRPO 的目标是算术准确率；SL-CAI "
+            "从模型自己的批评与修改中学习。KL 表示每种方法为此离开 SFT 模型有多远。预言机只是人类标注者的替身："
+            "这里的数字是预言机所奖励的东西，并不等于我们想要的全部。"
         ),
     },
 }
@@ -154,7 +156,8 @@ def table_rows(summary: dict, kl: dict, records: list[dict], split: str | None =
             words.setdefault(r["model"], []).append(len(r["response"].split()))
     rows = []
     for s in summary[split]:
-        row = evaluate.EvalRow(s["model"], s["n_prompts"], s["reward"][0], kl=kl.get(s["model"], {}).get(split, math.nan))
+        row = evaluate.EvalRow(s["model"], s["n_prompts"], s["reward"][0],
+                               kl=kl.get(s["model"], {}).get(split, math.nan))
         for name in evalstats.RATES:
             setattr(row, name, s[name][0])
         vs = s.get("vs")
@@ -326,7 +329,10 @@ def main(args) -> int:
             print(f"unknown stages {unknown}; stages are {list(ORDER)}")
             return 2
         names = [n for n in names if n in wanted or n in ("base", "sft")]
-    command = "python -m minialign " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "python -m minialign pipeline"
+    if sys.argv[1:]:
+        command = "python -m minialign " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    else:
+        command = "python -m minialign pipeline"
     torch.manual_seed(args.seed)
     run(stages, names, Path(args.out), args.lang, command)
     return 0
@@ -362,7 +368,8 @@ def summarize(run_dirs: list[str | Path]) -> str:
         if not keys:
             continue
         lines += ["", f"{stage}:"]
-        lines += [f"- {k}: {stat([r.get('extras', {}).get(stage, {}).get(k) for r in results], '{:.3f}')}" for k in keys]
+        lines += [f"- {k}: {stat([r.get('extras', {}).get(stage, {}).get(k) for r in results], '{:.3f}')}"
+                  for k in keys]
     lines += ["", "total time (s): " + stat([r.get("elapsed_s") for r in results], "{:.0f}"),
               "peak memory (MB): " + stat([r.get("peak_rss_mb") for r in results], "{:.0f}")]
     return "\n".join(lines)

@@ -75,7 +75,8 @@ COMPARISON_PANELS = {
 }
 
 
-def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None, panels: Mapping[str, str] | None = None):
+def plot_comparison(summary: Mapping[str, list], path: str | Path | None = None,
+                    panels: Mapping[str, str] | None = None):
     """Every method against SFT (`evalstats.summarize`), one row of panels per held-out split:
     one bar per model with its paired 95% interval as an error bar, and the noise floor (SFT
     against itself resampled) as a grey band: a bar whose interval stays inside the band is not
@@ -144,7 +145,8 @@ def _save(fig, path: str | Path | None) -> None:
         plt.close(fig)
 
 
-def plot_red_team(rows, path: str | Path | None = None, ax=None, title: str = "red team: harmful compliance and over-refusal"):
+def plot_red_team(rows, path: str | Path | None = None, ax=None,
+                  title: str = "red team: harmful compliance and over-refusal"):
     """Grouped bars from `redteam.red_team_rows`: harmful compliance per harm category, and
     over-refusal on the benign-but-scary prompts, one bar per model."""
     own = ax is None

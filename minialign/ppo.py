@@ -222,7 +222,8 @@ class PPOConfig:
     minibatch_size: int = 32
     """responses per gradient step"""
     ppo_epochs: int = 2
-    """passes over each rollout (Ziegler et al. 2019: 4; ours 2 at lr 1e-4, half the time of 4 at 5e-5 and as good on the first MiniWorld; lesson 4)"""
+    ("passes over each rollout (Ziegler et al. 2019: 4; ours 2 at lr 1e-4, half the time of 4 at 5e-5 and as good on "
+     "the first MiniWorld; lesson 4)")
     lr: float = 1e-4
     """Adam learning rate (Ziegler et al. 2019: 1.41e-5 for 774M parameters; a tiny model tolerates more)"""
     max_grad_norm: float = 1.0
@@ -242,7 +243,8 @@ class PPOConfig:
     max_new_tokens: int = 32
     """response budget; responses that run out of it end without <|end|>"""
     kl_coef: float = 0.2
-    """beta of the per-token KL penalty, or its start value when adaptive (InstructGPT 0.02; ours 0.2: the tiny RM is easy to over-optimise; lesson 4)"""
+    ("beta of the per-token KL penalty, or its start value when adaptive (InstructGPT 0.02; ours 0.2: the tiny RM is "
+     "easy to over-optimise; lesson 4)")
     kl_controller: Literal["fixed", "adaptive"] = "fixed"
     """'fixed' or 'adaptive' (Ziegler et al. 2019, sec. 2.2)"""
     kl_target: float = 1.0
@@ -250,11 +252,14 @@ class PPOConfig:
     kl_horizon: float = 2000.0
     """adaptive controller: responses over which the coefficient may change by a factor of about e^0.2"""
     normalize_score: bool = True
-    """rescale RM scores to mean 0, std 1 on the first rollout (Ziegler et al. 2019), so kl_coef means the same for any RM (lesson 4)"""
+    ("rescale RM scores to mean 0, std 1 on the first rollout (Ziegler et al. 2019), so kl_coef means the same for "
+     "any RM (lesson 4)")
     missing_eos_penalty: float = 1.0
-    """subtracted from the normalised score of a response cut off before <|end|> (TRL's name; ours 1.0; 0 = off; lesson 4)"""
+    ("subtracted from the normalised score of a response cut off before <|end|> (TRL's name; ours 1.0; 0 = off; "
+     "lesson 4)")
     length_bonus: float = 0.0
-    """score added per response token: a deliberately flawed reward for the reward-hacking experiment (Singhal et al. 2023); 0 in real use (lesson 4)"""
+    ("score added per response token: a deliberately flawed reward for the reward-hacking experiment (Singhal et al. "
+     "2023); 0 in real use (lesson 4)")
     seed: int = 0
     """prompt order, sampling and minibatch shuffling"""
 

@@ -30,7 +30,8 @@ class PretrainConfig:
     """documents in the corpus (about 37 tokens each)"""
     batch_size: int = 32
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=600, lr=3e-3, warmup_steps=30))
-    """optimiser loop (GPT-2 lr 6e-4; ours 3e-3 for 600 steps: the sums are what a tiny model learns last, and later lessons build on them; lesson 1)"""
+    ("optimiser loop (GPT-2 lr 6e-4; ours 3e-3 for 600 steps: the sums are what a tiny model learns last, and later "
+     "lessons build on them; lesson 1)")
     seed: int = 0
 
 

@@ -100,7 +100,8 @@ def split_tables(split_rows: list[dict], kl: dict, split: str, lang: str = "en")
     pheader = ([t["model"], t["wtl"]] + [COLUMNS[m][col] for m in evalstats.PAIRED]
                + [f"{t['delta']} {COLUMNS[m][col]}" for m in evalstats.METRICS])
     n = split_rows[0]
-    lines = [f"### {SPLIT_NAMES[lang].get(split, split)}: " + t["prompts"].format(n=n["n_prompts"], s=n["n_samples"]), "",
+    prompts = t["prompts"].format(n=n["n_prompts"], s=n["n_samples"])
+    lines = [f"### {SPLIT_NAMES[lang].get(split, split)}: {prompts}", "",
              f"*{t['absolute']}*", "", _table(header, absolute), "",
              f"*{t['paired']}*", "", _table(pheader, paired), "", t["noise"]]
     return "\n".join(lines)

@@ -34,7 +34,8 @@ PAGE_TEXT = {
                          "those of a full run, and are left out here and in the targets"),
         "diagnostics": "Stage diagnostics, mean over seeds (min to max)",
         "train": "Training time per stage (s), mean over seeds (min to max)", "stage": "stage",
-        "lessons": "Lesson times (s): the English lessons in order from an empty cache (first run), then the Chinese ones on the filled cache (later runs); from `{source}`",
+        "lessons": ("Lesson times (s): the English lessons in order from an empty cache (first run), "
+                    "then the Chinese ones on the filled cache (later runs); from `{source}`"),
         "lesson": "lesson", "first": "first run", "later": "later runs", "total": "total",
         "targets": "Targets", "target": "target", "met": "met on seeds",
         "targets_intro": "Each run checked against the course's targets (the value, then how many seeds meet it).",
@@ -44,16 +45,19 @@ PAGE_TEXT = {
     "zh": {
         "title": "minialign：实测结果",
         "intro": ("本页由 `{command}` 根据 {k} 次流水线运行（随机种子 {seeds}，预设 `{preset}`）生成，请勿手工修改。"
-                  "下面每个数字都能从各次运行的 `records.jsonl` 重新算出。表中是各种子的均值，括号里是范围（最小到最大）；"
+                  "下面每个数字都能从各次运行的 `records.jsonl` 重新算出。表中是各种子的均值，"
+                  "括号里是范围（最小到最大）；"
                   "各种子的分表给出对提示做自助法（bootstrap）得到的 95% 区间。方法与 SFT 的差异只有在配对区间不含 0 时"
                   "（标 *）才算发现。"),
         "over_seeds": "各种子的均值（最小到最大）", "per_seed": "随机种子 {seed}",
         "significant": "配对差异区间不含 0 的种子数",
         "runs": "运行", "time": "流水线耗时（秒）", "memory": "内存峰值（MB）",
-        "partial_runs": "其中 {n} 次运行从缓存加载了部分阶段（{stages}）：它们的耗时和内存不代表完整运行，这里和目标表中都不计入",
+        "partial_runs": ("其中 {n} 次运行从缓存加载了部分阶段（{stages}）："
+                         "它们的耗时和内存不代表完整运行，这里和目标表中都不计入"),
         "diagnostics": "各阶段诊断指标，各种子的均值（最小到最大）",
         "train": "各阶段训练时间（秒），各种子的均值（最小到最大）", "stage": "阶段",
-        "lessons": "各课耗时（秒）：英文课程从空缓存开始按顺序运行（首次运行），随后中文课程在已填充的缓存上运行（之后的运行）；数据来自 `{source}`",
+        "lessons": ("各课耗时（秒）：英文课程从空缓存开始按顺序运行（首次运行），"
+                    "随后中文课程在已填充的缓存上运行（之后的运行）；数据来自 `{source}`"),
         "lesson": "课程", "first": "首次运行", "later": "之后的运行", "total": "合计",
         "targets": "目标", "target": "目标", "met": "达标的种子数",
         "targets_intro": "逐次运行对照课程的目标检查（先给实测值，最后一列是达标的种子数）。",
@@ -70,7 +74,8 @@ def load_runs(run_dirs: Sequence[str | Path], need_summary: bool = True) -> list
     for d in run_dirs:
         path = Path(d) / "results.json"
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found: pass folders written by `python -m minialign pipeline --out DIR`")
+            raise FileNotFoundError(f"{path} not found: "
+                                    "pass folders written by `python -m minialign pipeline --out DIR`")
         run = json.loads(path.read_text())
         if need_summary and "summary" not in run:
             raise ValueError(f"{path} has no 'summary': it was written by an older minialign; run the pipeline again")
@@ -107,10 +112,12 @@ def _over_seeds(runs: list[dict], split: str, lang: str) -> str:
         if vs:
             k = lambda m: sum(evalstats.excludes_zero(v["diff"][m]) for v in vs)  # noqa: E731
             paired.append([model] + [mean_range([v[m][0] for v in vs], True) for m in evalstats.PAIRED]
-                          + [mean_range([v["diff"][m][0] for v in vs], COLUMNS[m][2], signed=True) + f" ({k(m)}/{len(vs)})"
+                          + [mean_range([v["diff"][m][0] for v in vs], COLUMNS[m][2], signed=True)
+                             + f" ({k(m)}/{len(vs)})"
                              for m in evalstats.METRICS])
     header = [t["model"]] + [COLUMNS[m][col] for m in evalstats.METRICS] + [t["kl"]]
-    pheader = [t["model"]] + [COLUMNS[m][col] for m in evalstats.PAIRED] + [f"{t['delta']} {COLUMNS[m][col]}" for m in evalstats.METRICS]
+    pheader = ([t["model"]] + [COLUMNS[m][col] for m in evalstats.PAIRED]
+               + [f"{t['delta']} {COLUMNS[m][col]}" for m in evalstats.METRICS])
     return "\n".join([_table(header, absolute), "", f"*{t['paired']}; (k/n): {PAGE_TEXT[lang]['significant']}*", "",
                       _table(pheader, paired)])
 
@@ -152,8 +159,8 @@ def _targets_table(runs: list[dict], lang: str, lessons: dict | None) -> list[st
     rows = []
     for en, zh, cells in target_rows(runs):
         measured = [c for c in cells if c is not None]
-        rows.append([en if lang == "en" else zh] + [(c[0] if lang == "en" else c[0].replace(" vs ", " 对 ")) if c else "-"
-                                                      for c in cells]
+        rows.append([en if lang == "en" else zh]
+                    + [(c[0] if lang == "en" else c[0].replace(" vs ", " 对 ")) if c else "-" for c in cells]
                     + [f"{sum(c[1] for c in measured)}/{len(measured)}"])
     lines = [f"## {p['targets']}", "", p["targets_intro"], "", _table(header, rows), ""]
     if lessons:
@@ -180,7 +187,8 @@ def render_page(runs: list[dict], lang: str = "en", command: str = "python -m mi
                   TEXT[lang]["prompts"].format(n=n["n_prompts"], s=n["n_samples"]), "",
                   f"### {p['over_seeds']}", "", _over_seeds(runs, split, lang), ""]
     for run in runs:
-        lines += [f"## {p['per_seed'].format(seed=run.get('seed'))}", "", results_tables(run["summary"], run["kl"], lang), ""]
+        lines += [f"## {p['per_seed'].format(seed=run.get('seed'))}", "",
+                  results_tables(run["summary"], run["kl"], lang), ""]
     stages = list(dict.fromkeys(s for run in runs for s in run.get("extras", {})))
     if stages:
         lines += [f"## {p['diagnostics']}", ""]
@@ -194,8 +202,9 @@ def render_page(runs: list[dict], lang: str = "en", command: str = "python -m mi
     stage_names = list(dict.fromkeys(n for run in runs for n in run.get("train_seconds", {})))
     if stage_names:
         lines += [f"## {p['train']}", "",
-                  _table([p["stage"], "s"], [[n, mean_range([run.get("train_seconds", {}).get(n) for run in runs], False, fmt="{:.0f}")]
-                                             for n in stage_names]), ""]
+                  _table([p["stage"], "s"],
+                         [[n, mean_range([run.get("train_seconds", {}).get(n) for run in runs], False, fmt="{:.0f}")]
+                          for n in stage_names]), ""]
     if lessons:
         lines += _lessons_table(lessons, lang)
     lines += [f"## {p['runs']}", "",

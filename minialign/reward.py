@@ -170,8 +170,10 @@ class RewardConfig:
     """held-out pairs, on prompts of the eval split, for the pairwise accuracy"""
     batch_size: int = 32
     """pairs per step (each step scores 2 * batch_size sequences)"""
-    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=600, lr=3e-4, warmup_steps=30, weight_decay=0.0, min_lr_frac=1.0))
-    """optimiser loop (InstructGPT: one epoch at ~9e-6 for 6B; ours one pass at a constant 3e-4: checking facts and sums takes hundreds of steps; lesson 3)"""
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(steps=600, lr=3e-4, warmup_steps=30, weight_decay=0.0,
+                                                                min_lr_frac=1.0))
+    ("optimiser loop (InstructGPT: one epoch at ~9e-6 for 6B; ours one pass at a constant 3e-4: checking facts and "
+     "sums takes hundreds of steps; lesson 3)")
     label_temperature: float = 0.3
     """Bradley-Terry label noise of the training pairs (0 = noiseless; lesson 3)"""
     eval_label_temperature: float = 0.0

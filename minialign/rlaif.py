@@ -254,11 +254,14 @@ class JudgeConfig:
     revisions (SL-CAI) and RLAIF's labels."""
 
     n_labels: int = 6000
-    """oracle verdicts it learns from, comparisons and critiques together (ours: DPO's n_pairs, so RLAIF and DPO spend equal label budgets; lesson 8)"""
+    ("oracle verdicts it learns from, comparisons and critiques together (ours: DPO's n_pairs, so RLAIF and DPO spend "
+     "equal label budgets; lesson 8)")
     judge_share: float = 0.5
-    """fraction of them that are comparisons; the rest are critique transcripts, each taught as a critique and as a revision (ours 0.5: at 1/3 the judge agreed less with the oracle on held-out pairs)"""
+    ("fraction of them that are comparisons; the rest are critique transcripts, each taught as a critique and as a "
+     "revision (ours 0.5: at 1/3 the judge agreed less with the oracle on held-out pairs)")
     flaw_rate: float = 0.5
-    """probability that a transcript's response has the flaw its principle looks for (ours 0.5: at the SFT mix's rate the critic learnt to say 'fine'; lesson 8)"""
+    ("probability that a transcript's response has the flaw its principle looks for (ours 0.5: at the SFT mix's rate "
+     "the critic learnt to say 'fine'; lesson 8)")
     damage_rate: float = 0.3
     """probability that a transcript's response is garbled in one span (`damage`), like a sampled one"""
     batch_size: int = 32
@@ -278,7 +281,8 @@ def principle_judge_demo(world: MiniWorld, rng: random.Random, split: str = "tra
     ka, kb = (oracle.principle_preference(principle, oracle.score(prompt, r)) for r in (a, b))
     if abs(ka - kb) < 0.25:
         return None
-    return world.judge_prompt(prompt.text, a, b, PRINCIPLE_QUESTIONS[principle]), f"The answer is {'A' if ka > kb else 'B'}."
+    return (world.judge_prompt(prompt.text, a, b, PRINCIPLE_QUESTIONS[principle]),
+            f"The answer is {'A' if ka > kb else 'B'}.")
 
 
 def judge_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_size: int) -> list[tuple[list[int], int]]:
@@ -355,12 +359,14 @@ def critic_examples(world: MiniWorld, tok: Tokenizer, n: int, seed: int, block_s
     return out
 
 
-def feedback_examples(world: MiniWorld, tok: Tokenizer, cfg: JudgeConfig, block_size: int) -> list[tuple[list[int], int]]:
+def feedback_examples(world: MiniWorld, tok: Tokenizer, cfg: JudgeConfig,
+                      block_size: int) -> list[tuple[list[int], int]]:
     """The feedback model's training set: round(judge_share * n_labels) comparisons and the rest
     critique transcripts (two examples each); n_labels oracle verdicts in all."""
     n_judge = round(cfg.judge_share * cfg.n_labels)
     return (judge_examples(world, tok, n_judge, cfg.seed, block_size)
-            + critic_examples(world, tok, cfg.n_labels - n_judge, cfg.seed + 1, block_size, cfg.flaw_rate, cfg.damage_rate))
+            + critic_examples(world, tok, cfg.n_labels - n_judge, cfg.seed + 1, block_size, cfg.flaw_rate,
+                              cfg.damage_rate))
 
 
 def train_judge(model: GPT, tok: Tokenizer, world: MiniWorld, cfg: JudgeConfig | None = None) -> MetricsLog:
@@ -384,13 +390,15 @@ class RLAIFConfig:
     principles: tuple[str, ...] = ()
     """principles the comparisons are asked under, () = the whole constitution (Bai et al. sample one per comparison)"""
     label_mode: Literal["soft", "hard"] = "soft"
-    """'soft': cDPO with eps_i = 1 - p_i, the judge's doubt about pair i (Bai et al. train on the judge's probabilities); 'hard': chosen = the judge's pick, eps = 0; lesson 8"""
+    ("'soft': cDPO with eps_i = 1 - p_i, the judge's doubt about pair i (Bai et al. train on the judge's "
+     "probabilities); 'hard': chosen = the judge's pick, eps = 0; lesson 8")
     min_confidence: float = 0.0
     """drop pairs whose soft label is within this of 0.5 (0 keeps every decided pair)"""
     judge_batch_size: int = 128
     """judge prompts per forward pass"""
     dpo: DPOConfig = field(default_factory=lambda: DPOConfig(nll_weight=0.0))
-    """the DPO run (n_pairs, label_temperature and seed pick the pairs the judge relabels); no NLL term (paper DPO: an NLL term would imitate responses the judge is unsure of; lesson 8)"""
+    ("the DPO run (n_pairs, label_temperature and seed pick the pairs the judge relabels); no NLL term (paper DPO: an "
+     "NLL term would imitate responses the judge is unsure of; lesson 8)")
 
 
 def rlaif_questions(constitution: Constitution, n: int, seed: int) -> list[str]:

@@ -60,7 +60,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise SettingError(f"{where}: {value!r} is not one of {list(typing.get_args(hint))}")
     if dataclasses.is_dataclass(hint):
         fields = ", ".join(f.name for f in dataclasses.fields(hint))
-        raise SettingError(f"{where} is a group of settings; set one of its fields ({fields}), e.g. {where}.{dataclasses.fields(hint)[0].name}=...")
+        first = dataclasses.fields(hint)[0].name
+        raise SettingError(f"{where} is a group of settings; set one of its fields ({fields}), "
+                           f"e.g. {where}.{first}=...")
     if hint is bool:
         if isinstance(value, bool):
             return value

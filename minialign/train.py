@@ -83,7 +83,8 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def optimizer_step(optimizer: torch.optim.Optimizer, model: nn.Module, loss: torch.Tensor, max_grad_norm: float) -> float:
+def optimizer_step(optimizer: torch.optim.Optimizer, model: nn.Module, loss: torch.Tensor,
+                   max_grad_norm: float) -> float:
     """backward, clip the global gradient norm, step; returns the norm before clipping."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -134,7 +135,8 @@ class ProgressBar:
         elapsed = time.time() - self.start
         frac = self.n / max(1, self.total)
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        self.stream.write(f"{self.desc} {self.n}/{self.total} ({frac:.0%}) {elapsed:.1f}s eta {eta:.0f}s {self.postfix}\n")
+        self.stream.write(f"{self.desc} {self.n}/{self.total} ({frac:.0%}) {elapsed:.1f}s eta {eta:.0f}s "
+                          f"{self.postfix}\n")
         self.stream.flush()
 
     def close(self) -> None:

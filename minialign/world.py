@@ -115,7 +115,8 @@ class WorldConfig:
     n_arith_max: int = 9
     """operands of sums are 0 .. n_arith_max"""
     new_task_frac: float = 0.25
-    """fraction of each family (a relation's facts, a harm category's tasks, the sums, the benign tasks, the advice topics) kept out of all post-training: the new_tasks split"""
+    ("fraction of each family (a relation's facts, a harm category's tasks, the sums, the benign tasks, the advice "
+     "topics) kept out of all post-training: the new_tasks split")
     heldout_frac: float = 0.375
     """fraction of each covered task's phrasings kept out of all post-training: the new_phrasings split"""
     sft_noise: dict = field(default_factory=lambda: {
