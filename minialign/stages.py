@@ -315,7 +315,8 @@ def _build_judge(stages: Stages):
 def _build_sl_cai(stages: Stages):
     # the SFT model fine-tuned on the feedback model's revisions of its responses
     model = stages.fresh_copy("sft")
-    log = cai.train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"), critic=stages.get("judge"))
+    log = cai.train_sl_cai(model, stages.tokenizer, stages.world, stages.config_of("sl_cai"),
+                           critic=stages.get("judge"))
     return model, log
 
 
