@@ -52,10 +52,22 @@ CACHE_VERSION = 3
 """bump when a change to the code makes old checkpoints wrong"""
 
 
+def _key_dict(obj) -> dict:
+    """A config dataclass as a dict for the cache key; an `added_field` at its default is left out."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("cache_key") == "unless_default" and f.default is not dataclasses.MISSING \
+                and value == f.default:
+            continue
+        out[f.name] = _key_dict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+    return out
+
+
 def _fingerprint(obj) -> str:
     def default(o):
         if dataclasses.is_dataclass(o):
-            return dataclasses.asdict(o)
+            return _key_dict(o)
         return repr(o)
 
     return hashlib.sha1(json.dumps(obj, default=default, sort_keys=True).encode()).hexdigest()[:12]

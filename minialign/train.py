@@ -11,7 +11,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -270,6 +270,17 @@ def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None
                 "use the matching preset or delete the checkpoint to retrain"
             )
     return ckpt
+
+
+def added_field(default, **kwargs):
+    """A config field added after stages were cached: at its default it stays out of the cache key.
+
+    A checkpoint is reused only when its stage config's fingerprint matches (`Stages.identity`).
+    A new option whose default keeps the old behaviour (LoRA off, the package's own losses) would
+    change every fingerprint and retrain every stage for nothing; declared with `added_field`, it
+    enters the fingerprint only when set to something else.
+    """
+    return field(default=default, metadata={"cache_key": "unless_default"}, **kwargs)
 
 
 @dataclass

@@ -151,3 +151,23 @@ def test_every_stage_has_a_config_in_every_preset(tmp_path):
     # the cpu preset trains every stage with its config's defaults
     cpu = Stages("cpu", seed=0, cache=tmp_path)
     assert all(cpu.config_of(n) == stage.config() for n, stage in STAGES.items())
+
+
+def test_an_added_field_at_its_default_leaves_the_cache_key_unchanged():
+    from dataclasses import dataclass
+
+    from minialign.stages import _fingerprint
+    from minialign.train import added_field
+
+    @dataclass
+    class Before:
+        lr: float = 1e-3
+
+    @dataclass
+    class After:
+        lr: float = 1e-3
+        lora_rank: int = added_field(0)
+
+    assert _fingerprint(After()) == _fingerprint(Before())
+    assert _fingerprint(After(lora_rank=8)) != _fingerprint(Before())
+    assert _fingerprint(After(lr=2e-3)) != _fingerprint(Before())
