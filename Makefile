@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # extra options of the notebook run, e.g. make test NBVAL_ARGS=--junitxml=nb.xml (time of every cell)
 NBVAL_ARGS ?=
 
-.PHONY: install demo test test-fast grade quiz bench notebooks clean
+.PHONY: install demo test test-fast grade quiz bench notebooks book clean
 
 # pyproject.toml lists every dependency; constraints.txt pins torch to the tested CPU wheel (an
 # unpinned torch would pull a CUDA build of several GB)
@@ -36,8 +36,15 @@ test-fast: install
 grade: install
 	$(PY) -m minialign grade
 
+# the course as static HTML: every lesson executed on the stage cache (both languages), with an
+# index page linking lessons, quizzes, exercises and results; open book/index.html
+# (options: make book BOOK_ARGS="--jobs 2 --lessons 02,05")
+BOOK_ARGS ?=
+book: install
+	$(PY) -m minialign book --out book $(BOOK_ARGS)
+
 bench: install
 	$(PY) -m minialign bench
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs book .pytest_cache

@@ -9,6 +9,7 @@
     bench               speed and memory figures, as JSON
     export STAGE DIR    a trained stage as a Hugging Face folder (transformers loads it)
     export-data WHAT DIR  a stage's training data or a run's records as JSONL for TRL
+    book                every lesson executed, as static HTML with an index (make book)
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("dir", help="output folder")
     _common(p_data)
     p_data.add_argument("--run", default=None, help="for records: the folder of a pipeline run (pipeline --out RUN)")
+    p_book = sub.add_parser("book", help="every lesson executed, as static HTML with an index page")
+    p_book.add_argument("--out", default="book", help="output folder (default: book)")
+    p_book.add_argument("--lang", default="en,zh", help="languages, comma-separated (default: en,zh)")
+    p_book.add_argument("--lessons", default=None, metavar="NN[,NN]", help="only these lessons, e.g. 02,05")
+    p_book.add_argument("--jobs", type=_positive, default=1, help="lessons executed at once, each in its own kernel")
+    p_book.add_argument("--timeout", type=_positive, default=900, help="seconds one cell may run (default: 900)")
+    p_book.add_argument("--cache", default=None,
+                        help="cache folder of the trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")
     sub.add_parser("quiz", help="knowledge check in the terminal (see: quiz --help)")
     sub.add_parser("grade", help="score table of your exercises (see: grade --help)")
     args = parser.parse_args(argv)
@@ -170,6 +179,10 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         from .export_data import main as export_data_main
 
         return export_data_main(args)
+    if args.command == "book":
+        from .book import main as book_main
+
+        return book_main(args)
     parser.print_help()
     return 2
 
