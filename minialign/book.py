@@ -394,7 +394,7 @@ def build_book(out: Path, langs: tuple[str, ...], slugs: list[str], jobs: int, t
 
 
 def main(args) -> int:
-    langs = tuple(s.strip() for s in args.lang.split(",") if s.strip())
+    langs = tuple(dict.fromkeys(s.strip() for s in args.lang.split(",") if s.strip()))
     try:
         bad = [lang for lang in langs if lang not in LANGS]
         if bad or not langs:
@@ -406,12 +406,13 @@ def main(args) -> int:
                    if not (ROOT / "notebooks" / lang / f"{s}.ipynb").exists()]
         if missing:
             raise BookError(f"missing {', '.join(missing)} (run python notebooks/build.py)")
-        if args.cache:
-            os.environ["MINIALIGN_CACHE"] = str(Path(args.cache).resolve())
-        return build_book(Path(args.out).resolve(), langs, slugs, args.jobs, args.timeout)
-    except BookError as exc:
+    except BookError as exc:  # a bad option: exit status 2, as the other commands
         print(f"book: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    if args.cache:
+        os.environ["MINIALIGN_CACHE"] = str(Path(args.cache).resolve())
+    try:
+        return build_book(Path(args.out).resolve(), langs, slugs, args.jobs, args.timeout)
     except ImportError as exc:
         print(f"book: error: {exc.name} is missing; install the lessons extra: pip install -e '.[lessons]'",
               file=sys.stderr)

@@ -106,7 +106,7 @@ def test_lesson_selection():
 
 @pytest.mark.parametrize("argv, message", [(["--lang", "fr"], "--lang fr"), (["--lessons", "77"], "--lessons 77")])
 def test_bad_options_give_one_error_line(argv, message, capsys, tmp_path):
-    assert main(["book", "--out", str(tmp_path / "b"), *argv]) == 1
+    assert main(["book", "--out", str(tmp_path / "b"), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("book: error:") and message in err[0]
     assert not (tmp_path / "b").exists()
