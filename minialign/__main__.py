@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p_book.add_argument("--out", default="book", help="output folder (default: book)")
     p_book.add_argument("--lang", default="en,zh", help="languages, comma-separated (default: en,zh)")
     p_book.add_argument("--lessons", default=None, metavar="NN[,NN]", help="only these lessons, e.g. 02,05")
-    p_book.add_argument("--jobs", type=_positive, default=1, help="lessons executed at once, each in its own kernel")
+    p_book.add_argument("--jobs", type=_positive, default=None,
+                        help="lessons executed at once, each in its own kernel with its share of the CPU cores "
+                             "(default: 2 where there are 2 cores or more)")
     p_book.add_argument("--timeout", type=_positive, default=900, help="seconds one cell may run (default: 900)")
     p_book.add_argument("--cache", default=None,
                         help="cache folder of the trained stages (default $MINIALIGN_CACHE or ~/.cache/minialign)")

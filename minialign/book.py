@@ -352,6 +352,7 @@ def _limit_threads(threads: int) -> None:
 def build_book(out: Path, langs: tuple[str, ...], slugs: list[str], jobs: int, timeout: int) -> int:
     """Build the book into `out`; prints a line per lesson; returns the exit status."""
     start, cpu0 = time.perf_counter(), _cpu()
+    jobs = max(1, min(jobs, len(slugs)))
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MINIALIGN_QUIET", "1")  # the kernels inherit it: no progress bars on the pages
     print(f"book: {len(slugs)} lessons x {len(langs)} languages -> {out} ({jobs} job{'s' * (jobs != 1)})", flush=True)
@@ -412,7 +413,8 @@ def main(args) -> int:
     if args.cache:
         os.environ["MINIALIGN_CACHE"] = str(Path(args.cache).resolve())
     try:
-        return build_book(Path(args.out).resolve(), langs, slugs, args.jobs, args.timeout)
+        jobs = args.jobs or min(2, os.cpu_count() or 1)
+        return build_book(Path(args.out).resolve(), langs, slugs, jobs, args.timeout)
     except ImportError as exc:
         print(f"book: error: {exc.name} is missing; install the lessons extra: pip install -e '.[lessons]'",
               file=sys.stderr)
