@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("dir", help="output folder")
     _common(p_data)
     p_data.add_argument("--run", default=None, help="for records: the folder of a pipeline run (pipeline --out RUN)")
-    p_book = sub.add_parser("book", help="every lesson executed, as static HTML with an index page")
+    p_book = sub.add_parser("book", help="every lesson executed, as static HTML with an index page",
+                            description="Execute every lesson (English and Chinese) on the stage cache and write "
+                                        "static HTML with every output and figure, quizzes, exercises and the "
+                                        "results page: open OUT/index.html. Meant for a filled cache (a lesson "
+                                        "whose stages are not cached trains them first).")
     p_book.add_argument("--out", default="book", help="output folder (default: book)")
     p_book.add_argument("--lang", default="en,zh", help="languages, comma-separated (default: en,zh)")
     p_book.add_argument("--lessons", default=None, metavar="NN[,NN]", help="only these lessons, e.g. 02,05")
