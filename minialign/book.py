@@ -25,6 +25,7 @@ Needs the `lessons` extra (jupyter, nbconvert). Layout of the output folder:
 
 from __future__ import annotations
 
+import copy
 import html
 import os
 import resource
@@ -70,8 +71,6 @@ def own_cells(first, other) -> list[int] | None:
 def copy_outputs(first, other, own: list[int]) -> int:
     """Give every code cell of `other` not in `own` the outputs and execution count of the same
     cell of the executed notebook `first`; returns how many cells were copied."""
-    import copy
-
     n = 0
     for i, (a, b) in enumerate(zip(first.cells, other.cells)):
         if a.cell_type == "code" and i not in own:
@@ -200,24 +199,26 @@ def build_lesson(slug: str, langs: tuple[str, ...], out: Path, timeout: int,
 def write_lesson_page(nb, stem: Path, title: str) -> None:
     """`stem`.html (nbconvert's lab template, figures embedded) and `stem`.ipynb (executed)."""
     import nbformat
+
+    _write_html(nb, stem.with_suffix(".html"), title)
+    nbformat.write(nb, stem.with_suffix(".ipynb"))
+
+
+def _write_html(nb, path: Path, title: str) -> None:
+    """A notebook as one HTML page (nbconvert's lab template, figures embedded) at `path`."""
     from nbconvert import HTMLExporter
 
-    stem.parent.mkdir(parents=True, exist_ok=True)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": title}})
-    stem.with_suffix(".html").write_text(body, encoding="utf-8")
-    nbformat.write(nb, stem.with_suffix(".ipynb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
 
 
 # --- the other pages --------------------------------------------------------------------------
 def markdown_page(text: str, path: Path, title: str) -> None:
     """A markdown file as one HTML page, in the same template as the lessons."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": title}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
+    _write_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), path, title)
 
 
 PAGE = """<!DOCTYPE html>
