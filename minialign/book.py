@@ -331,9 +331,10 @@ def lesson_slugs(selected: str | None) -> list[str]:
     slugs = sorted({p.stem for lang in LANGS for p in (ROOT / "notebooks" / lang).glob("[0-9][0-9]_*.ipynb")})
     if not selected:
         return slugs
-    wanted = {int(s) for s in selected.split(",") if s.strip().isdigit()}
+    parts = [s.strip() for s in selected.split(",")]
+    wanted = {int(s) for s in parts if s.isdigit()}
     picked = [s for s in slugs if int(s[:2]) in wanted]
-    if not picked or len(wanted) != len(selected.split(",")):
+    if len(wanted) != len(parts) or len(picked) != len(wanted):  # a non-number, a repeat or an unknown lesson
         raise BookError(f"--lessons {selected}: lessons are {', '.join(s[:2] for s in slugs)}")
     return picked
 

@@ -102,6 +102,8 @@ def test_lesson_selection():
     assert book.lesson_slugs("2,05") == [s for s in slugs if s[:2] in ("02", "05")]
     with pytest.raises(book.BookError, match="lessons are 00"):
         book.lesson_slugs("42")
+    with pytest.raises(book.BookError, match="lessons are 00"):  # one unknown among known ones
+        book.lesson_slugs("02,42")
 
 
 @pytest.mark.parametrize("argv, message", [(["--lang", "fr"], "--lang fr"), (["--lessons", "77"], "--lessons 77")])
